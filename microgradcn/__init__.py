@@ -1,0 +1,28 @@
+"""microgradcn: a small, exact, fast scalar reverse-mode autograd engine for learners.
+
+>>> from microgradcn import Value
+>>> x = Value(3.0, label="x")
+>>> y = x * x + 2 * x
+>>> y.backward()
+>>> x.grad
+8.0
+"""
+
+from .engine import Op, Value, grad, is_grad_enabled, no_grad, set_gc_pause, topological_order
+from .gradcheck import GradcheckError, gradcheck, numerical_diff, numerical_gradient
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value",
+    "Op",
+    "grad",
+    "no_grad",
+    "is_grad_enabled",
+    "set_gc_pause",
+    "topological_order",
+    "numerical_diff",
+    "numerical_gradient",
+    "gradcheck",
+    "GradcheckError",
+]

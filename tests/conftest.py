@@ -1,0 +1,16 @@
+"""Shared test settings: hypothesis profiles.
+
+`ci` (the README's test command) keeps the whole suite within minutes on a
+2-core machine; `thorough` is for local runs before a release.
+"""
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile(
+    "thorough", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.register_profile("quick", max_examples=30, deadline=None)
+settings.load_profile("ci")
