@@ -20,7 +20,12 @@ import math
 from dataclasses import dataclass
 from typing import Callable, List, Sequence, Tuple
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as error:  # hypothesis is a test extra, not a core dependency
+    raise ImportError(
+        "microgradcn.testing needs hypothesis: pip install 'microgradcn[test]' (or pip install hypothesis)"
+    ) from error
 
 from .engine import Value, no_grad
 
