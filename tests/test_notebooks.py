@@ -66,7 +66,8 @@ def test_notebook_readme_links_every_notebook() -> None:
 
 def test_normalise_removes_execution_noise() -> None:
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": runner.KERNELSPEC, "widgets": {"state": {}}})
-    code = nbformat.v4.new_code_cell("print(1)", execution_count=7, metadata={"execution": {"t": 1}, "tags": ["x"]})
+    timing = {"execution": {"iopub.status.busy": "2026-01-01T00:00:00.000000Z"}}
+    code = nbformat.v4.new_code_cell("print(1)", execution_count=7, metadata={**timing, "tags": ["x"]})
     code.outputs = [
         nbformat.v4.new_output("stream", name="stdout", text="a\n"),
         nbformat.v4.new_output("stream", name="stdout", text="b\n"),
