@@ -49,7 +49,8 @@ def _as_list(x, what: str) -> list:
 
 
 def _pair(pred, target) -> tuple:
-    p = _as_list(pred, "pred")
+    # Predictions become Values (so a loss is always a Value); targets stay as given.
+    p = [_value(x) for x in _as_list(pred, "pred")]
     t = _as_list(target, "target")
     if len(p) != len(t):
         raise ValueError(f"pred and target must have the same length, got {len(p)} and {len(t)}")
@@ -110,7 +111,7 @@ def sum_squared_error(pred, target) -> Value:
 def mae(pred, target) -> Value:
     """Mean absolute error (L1 loss): (1/n) Σ |pred - target|."""
     p, t = _pair(pred, target)
-    return _mean([abs(_value(a) - b) for a, b in zip(p, t)])
+    return _mean([abs(a - b) for a, b in zip(p, t)])
 
 
 l1_loss = mae
@@ -188,12 +189,12 @@ def hinge(scores, labels) -> Value:
 # ------------------------------------------------------------- regularisation
 def l2_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ p² (written p*p, as micrograd does). Add it to the loss for weight decay."""
-    ps = _as_list(params, "params")
+    ps = [_value(p) for p in _as_list(params, "params")]
     return alpha * sum(p * p for p in ps)
 
 
 def l1_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ |p|: pushes weights to exactly zero (sparse models)."""
-    ps = _as_list(params, "params")
-    return alpha * sum(abs(_value(p)) for p in ps)
+    ps = [_value(p) for p in _as_list(params, "params")]
+    return alpha * sum(abs(p) for p in ps)
 

@@ -377,11 +377,11 @@ class Dropout(Module):
         if not self.training or self.p == 0:
             out = items
         elif self.p == 1:
-            out = [x * 0.0 for x in items]
+            out = [_as_value(x) * 0.0 for x in items]
         else:
             scale = 1.0 / (1.0 - self.p)
             keep = self._rng.random(len(items)) >= self.p
-            out = [x * (scale if k else 0.0) for x, k in zip(items, keep)]
+            out = [_as_value(x) * (scale if k else 0.0) for x, k in zip(items, keep)]
         return out[0] if single else out
 
     def __repr__(self) -> str:
