@@ -146,7 +146,8 @@ class Module:
             raise ValueError(f"a state must be a dict of name -> number, got {type(state).__name__}")
         expected = list(self.state_dict())
         missing = [n for n in expected if n not in state]
-        unexpected = [n for n in state if n not in set(expected)]
+        known = set(expected)
+        unexpected = [n for n in state if n not in known]
         if missing or unexpected:
             raise ValueError(
                 "the saved parameters do not match this model's architecture: "
