@@ -223,6 +223,8 @@ class Neuron(Module):
     so graphs (and node counts) match micrograd's. Weights come from `init`
     (default: micrograd's uniform(-1, 1)); the bias starts at 0. With
     ``activation="prelu"`` the neuron owns a learnable slope `alpha` (0.25).
+    `fan_out` (the width of the neuron's layer) only matters to initialisers
+    that use it, such as Xavier.
     """
 
     def __init__(
@@ -233,14 +235,14 @@ class Neuron(Module):
         init: Union[str, Callable] = "uniform",
         rng: Optional[np.random.Generator] = None,
         seed: Optional[int] = None,
-        nout: int = 1,
+        fan_out: int = 1,
     ) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"nin (number of inputs) must be a positive int, got {nin!r}")
         draw = initialisers.get(init)
         rng = initialisers.make_rng(seed, rng)
         self._activation_name, self._act = _activation(activation)
-        self.w = [Value(draw(rng, nin, nout)) for _ in range(nin)]
+        self.w = [Value(draw(rng, nin, fan_out)) for _ in range(nin)]
         if bias:
             self.b = Value(0.0)
         if self._activation_name == "prelu":
@@ -283,7 +285,7 @@ class Layer(Module):
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"nout (number of neurons) must be a positive int, got {nout!r}")
         rng = initialisers.make_rng(seed, rng)
-        self.neurons = [Neuron(nin, activation, bias, init, rng=rng, nout=nout) for _ in range(nout)]
+        self.neurons = [Neuron(nin, activation, bias, init, rng=rng, fan_out=nout) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Union[Value, float]]) -> List[Value]:
         return [n(x) for n in self.neurons]

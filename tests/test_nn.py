@@ -348,3 +348,21 @@ def test_load_rejects_mismatched_architecture_and_bad_numbers(tmp_path):
     with pytest.raises(ValueError, match="layers.1.neurons.0.b.*finite number"):
         small.load(path)
     assert [p.data for p in small.parameters()] == before
+
+
+def test_custom_initialiser_callable_gets_fan_in_and_fan_out():
+    calls = []
+
+    def constant(rng, fan_in, fan_out):
+        calls.append((fan_in, fan_out))
+        return 0.25
+
+    layer = Layer(3, 2, init=constant, seed=0)
+    assert calls == [(3, 2)] * 6
+    assert [p.data for n, p in layer.named_parameters() if ".w." in n] == [0.25] * 6
+
+
+def test_numpy_rows_work_as_inputs():
+    model = MLP(2, [3, 1], seed=0)
+    row = np.array([0.5, -1.5])
+    assert model(row).data == model([0.5, -1.5]).data
