@@ -161,3 +161,17 @@ def test_bad_inputs_raise_clear_errors():
         F.binary_cross_entropy([1.5], [1])
     with pytest.raises(ValueError, match="at least one"):
         F.softmax([])
+
+
+@given(vec(3), vec(3), vec(3, st.sampled_from([-1.0, 1.0])))
+def test_loss_values_match_plain_float_formulas(xs, ts, ys):
+    n = 3
+    assert F.mse(xs, ts).data == pytest.approx(sum((x - t) ** 2 for x, t in zip(xs, ts)) / n)
+    assert F.sum_squared_error(xs, ts).data == pytest.approx(0.5 * sum((x - t) ** 2 for x, t in zip(xs, ts)))
+    assert F.mae(xs, ts).data == pytest.approx(sum(abs(x - t) for x, t in zip(xs, ts)) / n)
+    assert F.hinge(xs, ys).data == pytest.approx(sum(max(0.0, 1 - y * x) for x, y in zip(xs, ys)) / n)
+    exps = [math.exp(x) for x in xs]
+    assert [v.data for v in F.softmax(xs)] == pytest.approx([e / sum(exps) for e in exps])
+    assert [v.data for v in F.log_softmax(xs)] == pytest.approx([math.log(e / sum(exps)) for e in exps])
+    assert F.l2_penalty(xs, 0.5).data == pytest.approx(0.5 * sum(x * x for x in xs))
+    assert F.l1_penalty(xs, 0.5).data == pytest.approx(0.5 * sum(abs(x) for x in xs))
