@@ -114,8 +114,8 @@ def seed001_network(exact: bool = False) -> Value:
     h1 = _named(_named(w[0] * x1, "w1·x1") + _named(w[1] * x2, "w2·x2"), "h1")
     h2 = _named(_named(w[2] * x1, "w3·x1") + _named(w[3] * x2, "w4·x2"), "h2")
     y = _named(_named(w[4] * h1, "w5·h1") + _named(w[5] * h2, "w6·h2"), "y")
-    diff = _named(t - y, "t − y")
-    E = _named(n("0.5") * _named(diff ** 2, "(t − y)²"), "E")
+    diff = _named(t - y, "t−y")
+    E = _named(n("0.5") * _named(diff ** 2, "(t−y)²"), "E")
     E.backward()
     return E
 

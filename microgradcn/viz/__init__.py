@@ -26,3 +26,29 @@ __all__ = [
     "display_width",
     "pad",
 ]
+
+from .explain import explain  # noqa: E402
+from .steps import (  # noqa: E402
+    Frame,
+    backward_frames,
+    draw_frame,
+    forward_frames,
+    frames,
+    save_frames,
+    save_gif,
+    save_html,
+    stepper,
+)
+
+__all__ += [
+    "explain",
+    "Frame",
+    "frames",
+    "forward_frames",
+    "backward_frames",
+    "draw_frame",
+    "save_frames",
+    "save_html",
+    "save_gif",
+    "stepper",
+]

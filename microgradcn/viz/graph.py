@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Dict, List, Optional, Tuple
 
 from ..engine import Value, grad, topological_order
+from .labels import format_number
 
 __all__ = ["GraphView", "GraphTooLargeError", "local_gradients", "count_nodes"]
 
@@ -145,8 +146,13 @@ class GraphView:
         return f"n{i}"
 
     def name(self, i: int) -> str:
-        """The node's label, or ``v<i>`` when it has none."""
-        return self.nodes[i].label or f"v{i}"
+        """The node's label; an unlabelled constant is named by its number, others ``v<i>``."""
+        v = self.nodes[i]
+        if v.label:
+            return v.label
+        if v.is_leaf:
+            return format_number(v.data)
+        return f"v{i}"
 
     def local(self, j: int) -> Tuple:
         if j not in self._local:

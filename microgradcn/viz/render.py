@@ -134,7 +134,9 @@ def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False) 
 def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
     for i, v in enumerate(view.nodes):
         kind = _kind(view, i, params)
-        cells = [_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label))]
+        cells = []
+        if v.label or not v.is_leaf:  # an unlabelled constant is just its number
+            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
         if texts.data[i] is not None:
             cells.append(_cell(f"data {texts.data[i]}"))
         if texts.grads[i] is not None:
