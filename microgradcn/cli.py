@@ -41,15 +41,13 @@ def _write_pictures(root, stem: Path, styles, formats, params=()) -> list:
     """Render `root` in each style and format as ``<stem>_<style>.<fmt>``; return the paths."""
     from .viz import draw_graph, render
 
-    written = []
-    for style in styles:
-        graph = draw_graph(root, style=style, params=params)
+    graphs = {style: draw_graph(root, style=style, params=params) for style in styles}
+    # DOT sources first, so they exist even when Graphviz is missing.
+    for style, graph in graphs.items():
         dot_path = Path(f"{stem}_{style}.dot")
         dot_path.parent.mkdir(parents=True, exist_ok=True)
         dot_path.write_text(graph.source, encoding="utf-8")
-        for fmt in formats:
-            written.append(render(graph, Path(f"{stem}_{style}.{fmt}")))
-    return written
+    return [render(graph, Path(f"{stem}_{style}.{fmt}")) for style, graph in graphs.items() for fmt in formats]
 
 
 def _demo(args: argparse.Namespace) -> int:

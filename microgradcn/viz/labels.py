@@ -55,7 +55,8 @@ def _xml_safe(ch: str) -> str:
     return f"\\u{code:04x}"
 
 
-_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+# ']' too: Graphviz 2.43's HTML lexer chokes on a bare ']' before a closing tag.
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "[": "&#91;", "]": "&#93;"}
 
 
 def html_text(text: str) -> str:

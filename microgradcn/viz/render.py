@@ -103,7 +103,8 @@ def _new_digraph(rankdir: str, fmt: str, style: str) -> graphviz.Digraph:
     g = graphviz.Digraph("microgradcn", format=fmt)
     g.attr(rankdir=rankdir, bgcolor="white", fontname=FONT)
     if style == "book":
-        g.attr(nodesep="0.35", ranksep="0.25")
+        # ordering=in keeps each op's inputs in argument order, top to bottom.
+        g.attr(nodesep="0.35", ranksep="0.25", ordering="in")
     else:
         g.attr(nodesep="0.25", ranksep="0.35")
     g.attr("node", fontname=FONT, fontsize="12")
@@ -191,6 +192,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
                     view.node_id(i),
                     label=f"<{html_text(v.label)}>",
                     shape="plaintext",
+                    margin="0.04",
                     fontcolor=HIGHLIGHT_COLOR if hot else "black",
                     fontsize="13",
                 )
@@ -219,7 +221,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
     root = view.nodes[last]
     out_name = "out"
     name = "" if root.is_leaf else root.label  # a lone leaf is already named at the tail
-    g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", fontsize="13")
+    g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
     _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
                texts.edge_grads.get((None, None)), last in texts.highlight)
 
