@@ -47,7 +47,9 @@ def _write_pictures(root, stem: Path, styles, formats, params=()) -> list:
         dot_path = Path(f"{stem}_{style}.dot")
         dot_path.parent.mkdir(parents=True, exist_ok=True)
         dot_path.write_text(graph.source, encoding="utf-8")
-    return [render(graph, Path(f"{stem}_{style}.{fmt}")) for style, graph in graphs.items() for fmt in formats]
+    return [
+        render(graph, Path(f"{stem}_{style}.{fmt}")) for style, graph in graphs.items() for fmt in formats
+    ]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -80,7 +82,8 @@ def _render(args: argparse.Namespace) -> int:
     from .viz import GraphvizNotFoundError, draw_graph, render, save_frames
 
     if args.name not in examples.EXAMPLES:
-        print(f"unknown example {args.name!r}; choose one of: {', '.join(examples.EXAMPLES)}", file=sys.stderr)
+        known = ", ".join(examples.EXAMPLES)
+        print(f"unknown example {args.name!r}; choose one of: {known}", file=sys.stderr)
         return 2
     root = examples.build(args.name)
     params = examples.parameters(args.name, root)
@@ -113,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     demo = sub.add_parser("demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)")
     demo.set_defaults(func=_demo)
-    demo.add_argument("-o", "--output-dir", default=OUTPUT_DIR, help=f"where to write the pictures (default ./{OUTPUT_DIR}/)")
+    demo.add_argument(
+        "-o", "--output-dir", default=OUTPUT_DIR, help=f"where to write the pictures (default ./{OUTPUT_DIR}/)"
+    )
     demo.add_argument("--exact", action="store_true", help="use Fractions: 11/10 instead of 1.1")
     _add_viz_commands(sub)
     return parser
@@ -127,7 +132,7 @@ def _add_viz_commands(sub) -> None:
     render.add_argument("--style", choices=("node", "book"), default="node")
     render.add_argument("--format", choices=("svg", "png", "pdf"), default="svg")
     render.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_STYLE.FORMAT)")
-    render.add_argument("--steps", metavar="DIR", help="also write the step-through frames (SVG + steps.html) here")
+    render.add_argument("--steps", metavar="DIR", help="also write the step frames (SVG + steps.html) here")
     render.set_defaults(func=_render)
     gallery = sub.add_parser("gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)")
     gallery.add_argument("directory", nargs="?", default="viz")

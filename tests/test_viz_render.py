@@ -4,7 +4,6 @@ import re
 import subprocess
 from fractions import Fraction
 
-import graphviz
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

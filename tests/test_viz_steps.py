@@ -5,7 +5,7 @@ import re
 import pytest
 
 from microgradcn import Value
-from microgradcn.examples import apple_orange, apple_tax, find, seed001_network
+from microgradcn.examples import apple_orange, apple_tax, seed001_network
 from microgradcn.viz import GraphView, backward_frames, draw_frame, forward_frames, frames, save_frames, save_gif
 from microgradcn.viz.steps import FrameList, save_html, stepper
 

@@ -96,7 +96,7 @@ def explain(
     grads = view.gradients()
     last = len(view.nodes) - 1
     lines = [f"反向传播:从输出 {view.name(last)} 出发,按链式法则逐个节点求导"]
-    for step, i in enumerate(range(last, -1, -1), 1):
+    for i in range(last, -1, -1):
         v = view.nodes[i]
         if v.is_leaf and not v.label and i != last:
             continue

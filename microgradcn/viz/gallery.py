@@ -64,7 +64,9 @@ def stale_files(directory) -> List[str]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m microgradcn.viz.gallery", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m microgradcn.viz.gallery", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("directory", nargs="?", default="viz", help="where to write (default: ./viz)")
     parser.add_argument("--check", action="store_true", help="only report DOT files that are out of date")
     args = parser.parse_args(argv)

@@ -110,7 +110,9 @@ def local_gradients(node: Value) -> Tuple:
         out = redo(fresh[0]) if redo else None
     if out is None or out.op != node.op:
         if len(set(map(id, parents))) < len(parents):
-            raise ValueError(f"cannot split the derivative of unknown op {node.op!r} between duplicate parents")
+            raise ValueError(
+                f"cannot split the derivative of unknown op {node.op!r} between duplicate parents"
+            )
         return tuple(grad(node, list(parents)))
     return tuple(grad(out, fresh))
 

@@ -33,7 +33,9 @@ def format_number(x: object, precision: Optional[int] = 6) -> str:
     if precision is None:
         return repr(x)
     if precision < 1:
-        raise ValueError(f"precision must be a positive number of significant digits or None, got {precision}")
+        raise ValueError(
+            f"precision must be a positive number of significant digits or None, got {precision}"
+        )
     text = f"{x:.{precision}g}"
     if text == "-0":
         text = "0"

@@ -18,7 +18,7 @@ below it in red, and names inputs at the arrow tails.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Union
 
 import graphviz
 
@@ -55,7 +55,9 @@ class GraphvizNotFoundError(RuntimeError):
 class _Texts:
     """What to write on each node and edge: None hides a number, '?' marks it unknown."""
 
-    def __init__(self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set):
+    def __init__(
+        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set
+    ) -> None:
         self.data = data
         self.grads = grads
         self.edge_grads = edge_grads  # (consumer j, slot) -> text; (None, None) for the output edge

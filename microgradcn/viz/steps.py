@@ -32,7 +32,9 @@ class Frame:
 
     __slots__ = ("view", "phase", "step", "position", "data", "grads", "text")
 
-    def __init__(self, view: GraphView, phase: str, step: int, position: int, data: Tuple, grads: Tuple, text: str):
+    def __init__(
+        self, view: GraphView, phase: str, step: int, position: int, data: Tuple, grads: Tuple, text: str
+    ) -> None:
         self.view = view
         self.phase = phase
         self.step = step
@@ -53,7 +55,9 @@ def _view(root_or_view, max_nodes) -> GraphView:
     return root_or_view if isinstance(root_or_view, GraphView) else GraphView(root_or_view, max_nodes)
 
 
-def forward_frames(root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES) -> List[Frame]:
+def forward_frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
     """One frame per node, inputs first: the forward pass computing each value."""
     view = _view(root, max_nodes)
     n = len(view)
@@ -62,11 +66,14 @@ def forward_frames(root: Value, precision: Optional[int] = 6, max_nodes: Optiona
     for k, v in enumerate(view.nodes):
         data = tuple(w.data if i <= k else None for i, w in enumerate(view.nodes))
         verb = "输入" if v.is_leaf else "计算"
-        out.append(Frame(view, "forward", k + 1, k, data, unknown, f"前向 {k + 1}/{n}:{verb} {forward_line(view, k, precision)}"))
+        text = f"前向 {k + 1}/{n}:{verb} {forward_line(view, k, precision)}"
+        out.append(Frame(view, "forward", k + 1, k, data, unknown, text))
     return out
 
 
-def backward_frames(root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES) -> List[Frame]:
+def backward_frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
     """One frame per node, output first: each gradient once all its uses are done.
 
     Gradients are computed by the viewer from local derivatives, so the frames
@@ -84,7 +91,9 @@ def backward_frames(root: Value, precision: Optional[int] = 6, max_nodes: Option
     return out
 
 
-def frames(root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES) -> List[Frame]:
+def frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
     """The forward frames followed by the backward frames (2 × number of nodes)."""
     view = GraphView(root, max_nodes)
     return forward_frames(view, precision) + backward_frames(view, precision)
@@ -140,7 +149,7 @@ def save_frames(root: Union[Value, List[Frame]], directory: Union[str, Path], st
 _PAGE = """<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
 <style>
-body {{ font-family: "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", sans-serif; margin: 1.5em; }}
+body {{ font-family: "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 1.5em; }}
 .frame {{ display: none; }} .frame.on {{ display: block; }}
 .controls {{ display: flex; gap: .6em; align-items: center; margin-bottom: 1em; }}
 input[type=range] {{ width: 24em; }} .caption {{ font-size: 1.1em; margin: .5em 0; }}
@@ -234,7 +243,8 @@ def stepper(root: Value, style: str = "node", precision: Optional[int] = 6):
     def picture(k: int) -> str:
         if k not in pictures:
             frame = all_frames[k]
-            pictures[k] = f"<p>{html.escape(frame.text)}</p>" + _svg(draw_frame(frame, style, precision=precision))
+            svg = _svg(draw_frame(frame, style, precision=precision))
+            pictures[k] = f"<p>{html.escape(frame.text)}</p>{svg}"
         return pictures[k]
 
     slider = widgets.IntSlider(value=0, min=0, max=len(all_frames) - 1, description="步骤")
