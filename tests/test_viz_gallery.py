@@ -17,6 +17,7 @@ def test_gallery_has_every_example_in_both_styles_with_svg():
     assert len(names) == 10
     for name in names:
         assert (VIZ / name).with_suffix(".svg").exists(), name
+    assert (VIZ / "apple_tax_steps.gif").exists()
 
 
 def test_readme_shows_the_apple_tax_pictures():

@@ -49,6 +49,10 @@ def build_gallery(directory, svg: bool = True) -> List[Path]:
             svg_path = dot_path.with_suffix(".svg")
             svg_path.write_bytes(pipe(graphviz.Source(source), "svg"))
             written.append(svg_path)
+    if svg:  # the README's animation of the apple-tax passes
+        from .steps import save_gif
+
+        written.append(save_gif(examples.apple_tax(), directory / "apple_tax_steps.gif", style="book"))
     return written
 
 
