@@ -209,6 +209,20 @@ class Value:
         """True for Values created directly (inputs, parameters, constants)."""
         return self._op is None
 
+    def local_grads(self) -> tuple:
+        """d self / d parent for each parent, in `parents` order, as numbers.
+
+        These are the factors the chain rule multiplies by: ``(x * y)`` gives
+        ``(y.data, x.data)``; a leaf gives ``()``.
+        """
+        op = self._op
+        if op is None:
+            return ()
+        a, b = self._a, self._b
+        if b is None:
+            return (op.local_grad(a.data, self._k, self.data),)
+        return tuple(op.local_grad(a.data, b.data, self.data))
+
     def __repr__(self) -> str:
         label = f"{self.label!r}, " if self.label else ""
         return f"Value({label}data={_fmt(self.data)}, grad={_fmt(self.grad)})"

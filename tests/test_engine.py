@@ -372,3 +372,12 @@ def test_fractions_stay_exact_through_arithmetic_and_integer_powers():
     assert out.data == (Fraction(1, 3) + Fraction(3, 7)) * Fraction(1, 3) / Fraction(3, 7) - Fraction(1, 9) + 1
     assert isinstance(a.grad, Fraction) and isinstance(b.grad, Fraction)
     assert a.grad == (2 * Fraction(1, 3) + Fraction(3, 7)) / Fraction(3, 7) - 2 * Fraction(1, 3)
+
+
+def test_local_grads_are_the_chain_rule_factors():
+    x, y = Value(3.0), Value(4.0)
+    assert (x * y).local_grads() == (4.0, 3.0)
+    assert (x * x).local_grads() == (3.0, 3.0)
+    assert (x ** 2).local_grads() == (6.0,)
+    assert (x / y).local_grads() == pytest.approx((0.25, -3 / 16))
+    assert x.local_grads() == ()

@@ -1,15 +1,14 @@
 """A read-only view of a computation graph: stable order, uses, local derivatives.
 
 Only the engine's public API is used (``parents``, ``op``, ``data``,
-``topological_order``, ``grad``); the graph is never changed.
+``topological_order``, ``local_grads``); the graph is never changed.
 """
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Dict, List, Optional, Tuple
 
-from ..engine import Value, grad, topological_order
+from ..engine import Value, topological_order
 from .labels import format_number
 
 __all__ = ["GraphView", "GraphTooLargeError", "local_gradients", "count_nodes"]
@@ -47,74 +46,13 @@ def check_size(root: Value, max_nodes: Optional[int]) -> None:
         )
 
 
-_BINARY = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a ** b,
-    "prelu": lambda a, b: a.prelu(b),
-}
-_UNARY = {
-    name: (lambda name: lambda a: getattr(a, name)())(name)
-    for name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "step")
-}
-_UNARY.update({"neg": lambda a: -a, "abs": lambda a: abs(a)})
-
-
-def _number(text: str):
-    if "/" in text:
-        return Fraction(text)
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
-def _rebuild_unary(op: str):
-    """A function redoing a one-parent op named `op` (as `Value.op` prints it), or None."""
-    if op in _UNARY:
-        return _UNARY[op]
-    try:
-        if op.startswith("**"):
-            k = _number(op[2:])
-            return lambda a: a ** k
-        if op.endswith("**"):
-            base = _number(op[:-2])
-            return lambda a: base ** a
-        for name in ("leaky_relu", "elu"):
-            if op.startswith(name + "(") and op.endswith(")"):
-                alpha = _number(op[len(name) + 1 : -1])
-                return lambda a, name=name: getattr(a, name)(alpha)
-    except ValueError:
-        return None
-    return None
-
-
 def local_gradients(node: Value) -> Tuple:
     """d node / d parent for each parent edge, in parent order (duplicates kept).
 
     For ``x * x`` this is ``(x, x)``: one number per edge, which is what the
-    book-style picture writes under each arrow. The op is redone on fresh
-    leaves holding the parents' data, so the graph itself is not touched.
+    book-style picture writes under each arrow.
     """
-    parents = node.parents
-    if not parents:
-        return ()
-    fresh = [Value(p.data) for p in parents]
-    if len(parents) == 2:
-        redo = _BINARY.get(node.op)
-        out = redo(*fresh) if redo else None
-    else:
-        redo = _rebuild_unary(node.op)
-        out = redo(fresh[0]) if redo else None
-    if out is None or out.op != node.op:
-        if len(set(map(id, parents))) < len(parents):
-            raise ValueError(
-                f"cannot split the derivative of unknown op {node.op!r} between duplicate parents"
-            )
-        return tuple(grad(node, list(parents)))
-    return tuple(grad(out, fresh))
+    return node.local_grads()
 
 
 class GraphView:
