@@ -13,7 +13,9 @@ script twice gives no diff wherever the outputs themselves are deterministic:
 * cell ids become ``cell-01``, ``cell-02``, ... (Jupyter makes random ones);
 * cell metadata keeps only ``tags`` and ``jupyter`` (hidden inputs), notebook
   metadata only the kernelspec and the language name;
-* consecutive stream outputs are merged (the kernel splits them by timing).
+* consecutive stream outputs are merged (the kernel splits them by timing);
+* memory addresses are dropped from plain-text reprs (``<graphviz.graphs.Digraph
+  at 0x7f...>`` becomes ``<graphviz.graphs.Digraph>``), so displayed graphs diff clean.
 
 Notebook authors still have to make their outputs deterministic: seed every
 random generator, and start with the common first cell (see notebooks/README.md),
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -96,6 +99,16 @@ def _merge_streams(outputs: list) -> list:
     return merged
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
+def _drop_addresses(output) -> None:
+    """Remove ``at 0x...`` from a rich output's text/plain (it changes on every run)."""
+    data = output.get("data")
+    if data and isinstance(data.get("text/plain"), str):
+        data["text/plain"] = _ADDRESS.sub(">", data["text/plain"])
+
+
 def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of `nb` without execution noise (see the module docstring)."""
     nb = copy.deepcopy(nb)
@@ -118,6 +131,7 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         for out in cell.outputs:
             if out.get("output_type") == "execute_result":
                 out["execution_count"] = cell.execution_count
+            _drop_addresses(out)
     return nb
 
 

@@ -86,6 +86,18 @@ def test_normalise_removes_execution_noise() -> None:
     assert nb.cells[1].execution_count == 7
 
 
+def test_normalise_drops_memory_addresses_from_reprs() -> None:
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("g", execution_count=1)
+    code.outputs = [nbformat.v4.new_output(
+        "execute_result", execution_count=1,
+        data={"image/svg+xml": "<svg/>", "text/plain": "<graphviz.graphs.Digraph at 0x7f24d1780a10>"},
+    )]
+    nb.cells = [code]
+    data = runner.normalise(nb).cells[0].outputs[0]["data"]
+    assert data["text/plain"] == "<graphviz.graphs.Digraph>" and data["image/svg+xml"] == "<svg/>"
+
+
 def test_kernel_env_makes_pythonpath_absolute(monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", ".")
     monkeypatch.setenv("MPLBACKEND", "Agg")
