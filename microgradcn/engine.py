@@ -59,6 +59,11 @@ def _log(v):
     return v.log() if type(v) is Value else math.log(v)
 
 
+def _reciprocal(v):
+    # 1 / 2 would be the float 0.5: keep exact graphs exact when dividing by an int.
+    return Fraction(1, v) if type(v) is int else 1 / v
+
+
 def _sigmoid(v):
     return v.sigmoid() if type(v) is Value else _sigmoid_float(v)
 
@@ -68,7 +73,7 @@ def _sigmoid(v):
 ADD = Op("+", 2, lambda a, b, out: (1, 1))
 SUB = Op("-", 2, lambda a, b, out: (1, -1))
 MUL = Op("*", 2, lambda a, b, out: (b, a))
-DIV = Op("/", 2, lambda a, b, out: (1 / b, -out / b))
+DIV = Op("/", 2, lambda a, b, out: (_reciprocal(b), -out / b))
 POW = Op("**", 2, lambda a, b, out: (b * a ** (b - 1), out * _log(a)))
 PRELU = Op("prelu", 2, lambda a, b, out: (1, 0) if a > 0 else (b, a))
 POW_CONST = Op("**", 1, lambda a, b, out: b * a ** (b - 1) if b != 0 else 0)

@@ -381,3 +381,10 @@ def test_local_grads_are_the_chain_rule_factors():
     assert (x ** 2).local_grads() == (6.0,)
     assert (x / y).local_grads() == pytest.approx((0.25, -3 / 16))
     assert x.local_grads() == ()
+
+
+def test_dividing_an_exact_value_by_an_int_keeps_gradients_exact():
+    a = Value(Fraction(21, 20))
+    out = (a - 4) ** 2 / 2
+    out.backward()
+    assert out.data == Fraction(3481, 800) and a.grad == Fraction(-59, 20)
