@@ -25,6 +25,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Run the benchmarks (moons, chain, wide, baseline) and print their figures."""
+    from .bench import main as bench_main
+
+    return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="microgradcn", description="microgradcn: 看得见的反向传播 (a scalar autograd engine for learners)"
@@ -33,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     demo = sub.add_parser("demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)")
     demo.set_defaults(func=_demo)
+    bench = sub.add_parser("bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)")
+    bench.add_argument("workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "all"])
+    bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
+    bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
+    bench.set_defaults(func=_bench)
     return parser
 
 
