@@ -203,7 +203,7 @@ def train_baseline(layers, X, y, steps: int = MOONS_STEPS) -> TrainResult:
                 for row, b in zip(W[layer], B[layer]):
                     act = b
                     for w, x in zip(row, h):
-                        act = act + w * x
+                        act += w * x
                     pre.append(act)
                 trace.append((h, pre))
                 h = [a if a > 0 else 0 for a in pre] if layer < depth - 1 else pre
@@ -219,22 +219,27 @@ def train_baseline(layers, X, y, steps: int = MOONS_STEPS) -> TrainResult:
                     square_sum = square_sum + w * w
                 square_sum = square_sum + b * b
         total = data_sum * scale + 1e-4 * square_sum
-        # ---- backward: samples in order, then the L2 term
+        # ---- backward: samples in order, then the L2 term. A zero gradient
+        # is skipped (adding zeros changes no sum), as anyone writing this by hand would.
         for i in range(n):
             trace, margin = caches[i]
-            g_margin = (1 if margin > 0 else 0) * scale
-            grads = [(-y[i]) * g_margin]  # d total / d score
+            if margin <= 0:
+                continue
+            grads = [(-y[i]) * scale]  # d total / d score
             for layer in range(depth - 1, -1, -1):
                 h, pre = trace[layer]
                 if layer < depth - 1:  # ReLU
-                    grads = [(1 if a > 0 else 0) * g for a, g in zip(pre, grads)]
+                    grads = [g if a > 0 else 0 for a, g in zip(pre, grads)]
+                width = range(len(h))
                 gh = [0] * len(h)
                 rows, grows, gbias = W[layer], gW[layer], gB[layer]
                 for j, g in enumerate(grads):
+                    if not g:
+                        continue
                     gbias[j] += g
                     row, grow = rows[j], grows[j]
-                    for m, x in enumerate(h):
-                        grow[m] += x * g
+                    for m in width:
+                        grow[m] += h[m] * g
                         gh[m] += row[m] * g
                 grads = gh
         g_square = 1e-4
