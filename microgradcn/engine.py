@@ -398,10 +398,11 @@ class Value:
         if self._op is None:
             self.grad += 1
             return
-        _count_uses(self, reset_grad=True)
+        _count_interior_uses(self)
         self.grad = 1
         # Kahn's algorithm: a node is ready once every node using it has passed
-        # its gradient down, so its own gradient is complete.
+        # its gradient down, so its own gradient is complete. Leaves are never
+        # counted or queued: they only collect their gradient.
         ready = [self]
         pop = ready.pop
         push = ready.append
@@ -426,12 +427,14 @@ class Value:
                         da, db = op.local_grad(a.data, b.data, node.data)
                         a.grad += da * g
                         b.grad += db * g
-                    b._pending -= 1
-                    if b._pending == 0 and b._op is not None:
-                        push(b)
-                a._pending -= 1
-                if a._pending == 0 and a._op is not None:
-                    push(a)
+                    if b._op is not None:
+                        b._pending -= 1
+                        if not b._pending:
+                            push(b)
+                if a._op is not None:
+                    a._pending -= 1
+                    if not a._pending:
+                        push(a)
         except BaseException as error:
             _reset_pending(self)
             _collector.wake()
@@ -543,7 +546,7 @@ def _walk(root: Value) -> Iterator[Value]:
                 stack.append(parent)
 
 
-def _count_uses(root: Value, reset_grad: bool) -> None:
+def _count_uses(root: Value) -> None:
     """Set each node's `_pending` to the number of edges from nodes in the graph.
 
     Iterative, so graphs of any depth work. A node is first seen when its count
@@ -560,15 +563,40 @@ def _count_uses(root: Value, reset_grad: bool) -> None:
                 continue
             if a._pending == 0:
                 push(a)
-                if reset_grad and a._op is not None:
-                    a.grad = 0
             a._pending += 1
             b = node._b
             if b is not None:
                 if b._pending == 0:
                     push(b)
-                    if reset_grad and b._op is not None:
-                        b.grad = 0
+                b._pending += 1
+    except BaseException:
+        _reset_pending(root)
+        raise
+
+
+def _count_interior_uses(root: Value) -> None:
+    """Like `_count_uses` for backward: count only non-leaf nodes and zero their `.grad`.
+
+    Leaves are skipped entirely (they keep accumulating), which spares
+    backward the bookkeeping of every parameter and input.
+    """
+    stack = [root]
+    pop = stack.pop
+    push = stack.append
+    try:
+        while stack:
+            node = pop()
+            a = node._a
+            if a._op is not None:
+                if not a._pending:
+                    push(a)
+                    a.grad = 0
+                a._pending += 1
+            b = node._b
+            if b is not None and b._op is not None:
+                if not b._pending:
+                    push(b)
+                    b.grad = 0
                 b._pending += 1
     except BaseException:
         _reset_pending(root)
@@ -586,7 +614,7 @@ def topological_order(root: Value) -> List[Value]:
     `root` comes first and the leaves last: the order in which backward
     visits the graph. Reverse it for the order of the forward pass.
     """
-    _count_uses(root, reset_grad=False)
+    _count_uses(root)
     order = []
     ready = [root]
     while ready:
