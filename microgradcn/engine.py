@@ -402,13 +402,13 @@ class Value:
         self.grad = 1
         # Kahn's algorithm: a node is ready once every node using it has passed
         # its gradient down, so its own gradient is complete. Leaves are never
-        # counted or queued: they only collect their gradient.
-        ready = [self]
-        pop = ready.pop
+        # counted or queued: they only collect their gradient. A ready first
+        # parent is taken next directly (what pushing and popping it would do).
+        ready: List[Value] = []
         push = ready.append
+        node = self
         try:
-            while ready:
-                node = pop()
+            while True:
                 op = node._op
                 g = node.grad
                 a = node._a
@@ -434,7 +434,11 @@ class Value:
                 if a._op is not None:
                     a._pending -= 1
                     if not a._pending:
-                        push(a)
+                        node = a
+                        continue
+                if not ready:
+                    break
+                node = ready.pop()
         except BaseException as error:
             _reset_pending(self)
             _collector.wake()
@@ -580,24 +584,28 @@ def _count_interior_uses(root: Value) -> None:
     Leaves are skipped entirely (they keep accumulating), which spares
     backward the bookkeeping of every parameter and input.
     """
-    stack = [root]
-    pop = stack.pop
+    stack: List[Value] = []
     push = stack.append
+    node = root
     try:
-        while stack:
-            node = pop()
-            a = node._a
-            if a._op is not None:
-                if not a._pending:
-                    push(a)
-                    a.grad = 0
-                a._pending += 1
+        while True:
             b = node._b
             if b is not None and b._op is not None:
                 if not b._pending:
                     push(b)
                     b.grad = 0
                 b._pending += 1
+            a = node._a
+            if a._op is not None:
+                if not a._pending:
+                    a.grad = 0
+                    a._pending = 1
+                    node = a  # first seen: explore it next, without a trip through the stack
+                    continue
+                a._pending += 1
+            if not stack:
+                break
+            node = stack.pop()
     except BaseException:
         _reset_pending(root)
         raise
