@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)")
     demo.set_defaults(func=_demo)
     bench = sub.add_parser("bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)")
-    bench.add_argument("workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "all"])
+    bench.add_argument(
+        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"]
+    )
     bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
     bench.set_defaults(func=_bench)

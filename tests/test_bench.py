@@ -76,3 +76,30 @@ def test_quick_cli_run_prints_every_workload_and_agrees(capsys):
 def test_bench_rejects_unknown_workload():
     with pytest.raises(SystemExit):
         cli_main(["bench", "everything"])
+
+
+def test_micrograd_comparison_is_skipped_with_a_message_when_absent(capsys, monkeypatch):
+    import sys
+
+    for name in ("micrograd", "micrograd.engine", "micrograd.nn"):
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import micrograd...` fail
+    assert bench.run_micrograd(1) is None
+    assert bench._print_micrograd(None) is True
+    assert "not installed" in capsys.readouterr().out
+
+
+def test_collector_context_restores_the_users_setting():
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        with bench.collector(True):
+            assert gc.isenabled()
+        assert not gc.isenabled()
+        gc.enable()
+        with bench.collector(False):
+            assert not gc.isenabled()
+        assert gc.isenabled()
+    finally:
+        gc.enable() if was else gc.disable()
