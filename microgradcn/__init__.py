@@ -9,7 +9,9 @@
 """
 
 from .engine import Op, Value, grad, is_grad_enabled, no_grad, set_gc_pause, topological_order
-from .gradcheck import GradcheckError, gradcheck, numerical_diff, numerical_gradient
+from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
+
+from . import datasets, functional, init, nn, optim  # noqa: E402  (issue 3: networks)
 
 __version__ = "0.1.0"
 

@@ -4,25 +4,133 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 
-def _demo(args: argparse.Namespace) -> int:
-    """Build the apple-tax graph (深度学习入门 ch. 5), run backward, print the table."""
-    from .engine import Value
+OUTPUT_DIR = "microgradcn-output"
 
-    price = Value(100, label="苹果单价")
-    count = Value(2, label="苹果个数")
-    tax = Value(1.1, label="消费税")
-    total = price * count
-    total.label = "苹果总价"
-    pay = total * tax
-    pay.label = "支付金额"
-    pay.backward()
-    print(f"{'节点':<8}{'前向 data':>14}{'反向 grad':>14}")
-    for v in (price, count, total, tax, pay):
-        print(f"{v.label:<8}{v.data:>14.6g}{v.grad:>14.6g}")
+
+def _table(root) -> str:
+    """Forward/backward table of a graph, columns aligned even with Chinese labels."""
+    from .viz import GraphView, format_number, op_symbol, pad
+
+    view = GraphView(root)
+    header = ("节点 node", "运算 op", "前向 data", "反向 grad")
+    rows = [
+        (view.name(i), op_symbol(v.op) if v.op else "输入", format_number(v.data), format_number(v.grad))
+        for i, v in enumerate(view.nodes)
+    ]
+    widths = [max(_width(r[c]) for r in rows + [header]) for c in range(4)]
+    aligns = "<<>>"
+
+    def line(row):
+        return "  ".join(pad(text, w, a) for text, w, a in zip(row, widths, aligns)).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule] + [line(r) for r in rows])
+
+
+def _width(text: str) -> int:
+    from .viz import display_width
+
+    return display_width(text)
+
+
+def _write_pictures(root, stem: Path, styles, formats, params=()) -> list:
+    """Render `root` in each style and format as ``<stem>_<style>.<fmt>``; return the paths."""
+    from .viz import draw_graph, render
+
+    graphs = {style: draw_graph(root, style=style, params=params) for style in styles}
+    # DOT sources first, so they exist even when Graphviz is missing.
+    for style, graph in graphs.items():
+        dot_path = Path(f"{stem}_{style}.dot")
+        dot_path.parent.mkdir(parents=True, exist_ok=True)
+        dot_path.write_text(graph.source, encoding="utf-8")
+    return [
+        render(graph, Path(f"{stem}_{style}.{fmt}")) for style, graph in graphs.items() for fmt in formats
+    ]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The apple-tax graph (深度学习入门 ch. 5): table, explanation and pictures."""
+    from .examples import apple_tax
+    from .viz import GraphvizNotFoundError, explain
+
+    pay = apple_tax(exact=args.exact)
+    print("苹果消费税:2 个苹果,单价 100,消费税 10%\n")
+    print(_table(pay))
+    print()
+    explain(pay)
+    print()
+    out = Path(args.output_dir)
+    try:
+        written = _write_pictures(pay, out / "apple_tax", ("node", "book"), ("svg", "png"))
+    except GraphvizNotFoundError as error:
+        print(f"没有画出计算图 (no pictures): {error}", file=sys.stderr)
+        print(f"DOT 源文件已写入 {out.resolve()}", file=sys.stderr)
+        return 1
+    print(f"计算图已写入 {out.resolve()}/ (pictures written):")
+    for path in written:
+        print(f"  {path}")
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    """Train a small MLP on a toy dataset with a progress bar; optionally save it."""
+    from .train import final_accuracy, fit, make_task
+
+    try:
+        task = make_task(args.task, steps=args.steps, lr=args.lr, optimizer=args.optimizer, seed=args.seed)
+    except (TypeError, ValueError) as error:
+        print(f"microgradcn train: {error}", file=sys.stderr)
+        return 2
+    sizes = [len(task.inputs[0])] + [len(layer.neurons) for layer in task.model.layers]
+    print(f"{task.name}: {len(task.inputs)} 个样本 samples, MLP {'-'.join(map(str, sizes))}, "
+          f"{len(task.model.parameters())} 个参数 parameters, {task.optimizer!r}")
+    history = fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps,
+                  task.accuracy_fn, progress=not args.no_progress, desc=task.name)
+    accuracy = final_accuracy(task)
+    per_step = history.seconds / max(history.steps, 1)
+    final_loss = history.loss[-1] if history.loss else float("nan")
+    print(f"完成 done: {task.name}, {history.steps} steps, loss {final_loss:.4f}, "
+          f"训练集准确率 train accuracy {accuracy:.1%}, {history.seconds:.2f} s ({per_step * 1000:.1f} ms/step)")
+    if args.save:
+        task.model.save(args.save)
+        print(f"模型已保存 model saved: {args.save}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    """Render one canonical example to a file (and optionally its step frames)."""
+    from . import examples
+    from .viz import GraphvizNotFoundError, draw_graph, render, save_frames
+
+    if args.name not in examples.EXAMPLES:
+        known = ", ".join(examples.EXAMPLES)
+        print(f"unknown example {args.name!r}; choose one of: {known}", file=sys.stderr)
+        return 2
+    root = examples.build(args.name)
+    params = examples.parameters(args.name, root)
+    path = Path(args.output or Path(OUTPUT_DIR) / f"{args.name}_{args.style}.{args.format}")
+    if path.suffix.lstrip(".") != args.format:
+        path = path.with_suffix(f".{args.format}")
+    try:
+        render(draw_graph(root, style=args.style, params=params, fmt=args.format), path)
+        print(f"wrote {path}")
+        if args.steps:
+            frames = save_frames(root, args.steps, style=args.style)
+            print(f"wrote {len(frames)} step frames and steps.html to {args.steps}")
+    except GraphvizNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _gallery(args: argparse.Namespace) -> int:
+    from .viz.gallery import run
+
+    return run(args.directory, args.check)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -40,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     demo = sub.add_parser("demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)")
     demo.set_defaults(func=_demo)
+    demo.add_argument(
+        "-o", "--output-dir", default=OUTPUT_DIR, help=f"where to write the pictures (default ./{OUTPUT_DIR}/)"
+    )
+    demo.add_argument("--exact", action="store_true", help="use Fractions: 11/10 instead of 1.1")
+    _add_viz_commands(sub)
+    train = sub.add_parser("train", help="在玩具数据上训练一个小网络 (train an MLP on xor, moons or spiral)")
+    train.add_argument("task", choices=["xor", "moons", "spiral"])
+    train.add_argument("--steps", type=int, default=None, help="number of training steps")
+    train.add_argument("--lr", type=float, default=None, help="learning rate (moons+sgd: the starting rate)")
+    train.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], default=None)
+    train.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
+    train.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters as JSON")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
     bench = sub.add_parser("bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)")
     bench.add_argument(
         "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"]
@@ -48,6 +170,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
     bench.set_defaults(func=_bench)
     return parser
+
+
+def _add_viz_commands(sub) -> None:
+    from .examples import EXAMPLES
+
+    render = sub.add_parser("render", help="画出一个示例的计算图 (render a canonical example)")
+    render.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
+    render.add_argument("--style", choices=("node", "book"), default="node")
+    render.add_argument("--format", choices=("svg", "png", "pdf"), default="svg")
+    render.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_STYLE.FORMAT)")
+    render.add_argument("--steps", metavar="DIR", help="also write the step frames (SVG + steps.html) here")
+    render.set_defaults(func=_render)
+    gallery = sub.add_parser("gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)")
+    gallery.add_argument("directory", nargs="?", default="viz")
+    gallery.add_argument("--check", action="store_true", help="only report out-of-date DOT files")
+    gallery.set_defaults(func=_gallery)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -14,3 +14,17 @@ settings.register_profile(
 )
 settings.register_profile("quick", max_examples=30, deadline=None)
 settings.load_profile("ci")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List each notebook's run time (recorded by tests/test_notebooks.py)."""
+    lines = [
+        f"{report.nodeid.split('[', 1)[-1].rstrip(']')}: {seconds} s"
+        for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+        for name, seconds in report.user_properties
+        if name == "notebook_seconds"
+    ]
+    if lines:
+        terminalreporter.write_sep("-", "notebook run times")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,132 @@
+"""Small toy datasets made with numpy (no downloads), for training networks on Values.
+
+Each function returns ``(X, y)`` as numpy arrays: X of shape (n, features),
+y of shape (n,). Everything is reproducible through `seed`.
+
+Labels: binary datasets give 0/1 by default (as scikit-learn does); pass
+``signed=True`` for -1/+1, the labels micrograd's max-margin (hinge) loss and
+the moons benchmark use. `spiral` gives class indices 0..n_classes-1.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+
+__all__ = ["xor", "make_moons", "make_circles", "spiral", "polynomial"]
+
+Dataset = Tuple[np.ndarray, np.ndarray]
+
+
+def _positive_int(name: str, n: object, minimum: int = 1) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {n!r}")
+    return int(n)
+
+
+def _noise(noise: float) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
+        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
+    return float(noise)
+
+
+def _labels(y: np.ndarray, signed: bool) -> np.ndarray:
+    return (2.0 * y - 1.0) if signed else y.astype(float)
+
+
+def xor(signed: bool = False) -> Dataset:
+    """The four XOR points: (0,0)->0, (0,1)->1, (1,0)->1, (1,1)->0. No line separates them."""
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0, 1, 1, 0])
+    return X, _labels(y, signed)
+
+
+def make_moons(n: int = 100, noise: float = 0.1, seed: Optional[int] = 0, signed: bool = False) -> Dataset:
+    """Two interleaving half circles (like sklearn.datasets.make_moons), shuffled, Gaussian noise added.
+
+    The upper moon (centre (0, 0), radius 1) is class 0 (-1 if signed); the
+    lower one (centre (1, 0.5)) is class 1 (+1).
+    """
+    n = _positive_int("n", n, 2)
+    noise = _noise(noise)
+    rng = np.random.default_rng(seed)
+    n_upper = n // 2
+    n_lower = n - n_upper
+    t_upper = np.linspace(0.0, math.pi, n_upper)
+    t_lower = np.linspace(0.0, math.pi, n_lower)
+    upper = np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1)
+    lower = np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1)
+    X = np.concatenate([upper, lower])
+    y = np.concatenate([np.zeros(n_upper, dtype=int), np.ones(n_lower, dtype=int)])
+    order = rng.permutation(n)
+    X, y = X[order], y[order]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    return X, _labels(y, signed)
+
+
+def make_circles(
+    n: int = 100, noise: float = 0.05, factor: float = 0.5, seed: Optional[int] = 0, signed: bool = False
+) -> Dataset:
+    """A small circle (radius `factor`, class 1) inside a unit circle (class 0), shuffled, with noise."""
+    n = _positive_int("n", n, 2)
+    noise = _noise(noise)
+    if not 0 < factor < 1:
+        raise ValueError(f"factor (inner radius) must be in (0, 1), got {factor!r}")
+    rng = np.random.default_rng(seed)
+    n_outer = n // 2
+    n_inner = n - n_outer
+    t_outer = np.linspace(0.0, 2 * math.pi, n_outer, endpoint=False)
+    t_inner = np.linspace(0.0, 2 * math.pi, n_inner, endpoint=False)
+    outer = np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1)
+    inner = factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)
+    X = np.concatenate([outer, inner])
+    y = np.concatenate([np.zeros(n_outer, dtype=int), np.ones(n_inner, dtype=int)])
+    order = rng.permutation(n)
+    X, y = X[order], y[order]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    return X, _labels(y, signed)
+
+
+def spiral(n_classes: int = 3, n_per_class: int = 50, noise: float = 0.2, seed: Optional[int] = 0) -> Dataset:
+    """`n_classes` arms of a spiral (the CS231n toy problem); labels are class indices.
+
+    Arm k: radius r from 0 to 1, angle 4k + 4r plus Gaussian noise on the angle.
+    """
+    n_classes = _positive_int("n_classes", n_classes, 2)
+    n_per_class = _positive_int("n_per_class", n_per_class, 1)
+    noise = _noise(noise)
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n_classes * n_per_class, 2))
+    y = np.zeros(n_classes * n_per_class, dtype=int)
+    for k in range(n_classes):
+        rows = slice(k * n_per_class, (k + 1) * n_per_class)
+        r = np.linspace(0.0, 1.0, n_per_class)
+        angle = np.linspace(4.0 * k, 4.0 * (k + 1), n_per_class) + rng.normal(scale=noise, size=n_per_class)
+        X[rows] = np.stack([r * np.sin(angle), r * np.cos(angle)], axis=1)
+        y[rows] = k
+    return X, y
+
+
+def polynomial(
+    n: int = 200, max_degree: int = 20, noise: float = 0.1, seed: Optional[int] = 0
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed 004's data for under/over-fitting: y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε, ε ~ N(0, noise²).
+
+    x ~ N(0, 1). Returns ``(features, y, true_w)``: features[:, i] = xⁱ / i!
+    for i < max_degree (dividing by i! keeps high powers from exploding), and
+    true_w = [5, 1.2, -3.4, 5.6, 0, 0, ...], so y = features @ true_w + ε.
+    """
+    n = _positive_int("n", n, 1)
+    max_degree = _positive_int("max_degree", max_degree, 4)
+    noise = _noise(noise)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 1))
+    powers = np.arange(max_degree).reshape(1, -1)
+    factorials = np.array([math.factorial(i) for i in range(max_degree)], dtype=float)
+    features = np.power(x, powers) / factorials
+    true_w = np.zeros(max_degree)
+    true_w[:4] = [5.0, 1.2, -3.4, 5.6]
+    y = features @ true_w + rng.normal(scale=noise, size=n)
+    return features, y, true_w

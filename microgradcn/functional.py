@@ -1,0 +1,200 @@
+"""Softmax and loss functions on lists of Values (plain numbers are accepted too).
+
+Every function returns Values built from engine operations, so `backward()`
+through a loss reaches the model's parameters. Where a textbook formula can
+overflow (softmax, cross-entropy, BCE with logits) the stable form is used:
+subtract the maximum logit, or use softplus.
+
+Conventions: `pred`/`target` may be single numbers/Values or equal-length
+lists; "mean" losses divide by the number of elements.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import List, Sequence, Union
+
+from .engine import Value
+
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "mse",
+    "sum_squared_error",
+    "mae",
+    "l1_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "cross_entropy_from_probs",
+    "hinge",
+    "l1_penalty",
+    "l2_penalty",
+]
+
+Scalar = Union[Value, float, int]
+
+
+def _as_list(x, what: str) -> list:
+    if isinstance(x, (Value, Real)) and not isinstance(x, bool):
+        return [x]
+    try:
+        items = list(x)
+    except TypeError:
+        raise TypeError(f"{what} must be a number, a Value or a list of them, got {type(x).__name__}") from None
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (Value, Real)):
+            raise TypeError(f"{what} must hold numbers or Values, got {type(item).__name__}: {item!r}")
+    return items
+
+
+def _pair(pred, target) -> tuple:
+    # Predictions become Values (so a loss is always a Value); targets stay as given.
+    p = [_value(x) for x in _as_list(pred, "pred")]
+    t = _as_list(target, "target")
+    if len(p) != len(t):
+        raise ValueError(f"pred and target must have the same length, got {len(p)} and {len(t)}")
+    if not p:
+        raise ValueError("a loss needs at least one element, got empty lists")
+    return p, t
+
+
+def _value(x) -> Value:
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _data(x) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
+def _mean(terms: list) -> Value:
+    # Same shape as micrograd's demo: sum(...) * (1 / n).
+    return sum(terms) * (1.0 / len(terms))
+
+
+# --------------------------------------------------------------------- softmax
+def softmax(logits: Sequence[Scalar]) -> List[Value]:
+    """exp(z_i - max z) / sum_j exp(z_j - max z): probabilities, finite for any logits."""
+    zs = [_value(z) for z in _as_list(logits, "logits")]
+    if not zs:
+        raise ValueError("softmax needs at least one logit")
+    m = max(z.data for z in zs)  # a constant: shifting all logits leaves softmax unchanged
+    exps = [(z - m).exp() for z in zs]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
+    """z_i - max z - log(sum_j exp(z_j - max z)): finite even at logits of ±1000."""
+    zs = [_value(z) for z in _as_list(logits, "logits")]
+    if not zs:
+        raise ValueError("log_softmax needs at least one logit")
+    m = max(z.data for z in zs)
+    shifted = [z - m for z in zs]
+    log_total = sum(s.exp() for s in shifted).log()
+    return [s - log_total for s in shifted]
+
+
+# ------------------------------------------------------------ regression losses
+def mse(pred, target) -> Value:
+    """Mean squared error: (1/n) Σ (pred - target)²."""
+    p, t = _pair(pred, target)
+    return _mean([(a - b) ** 2 for a, b in zip(p, t)])
+
+
+def sum_squared_error(pred, target) -> Value:
+    """The seeds' form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
+    p, t = _pair(pred, target)
+    return 0.5 * sum((a - b) ** 2 for a, b in zip(p, t))
+
+
+def mae(pred, target) -> Value:
+    """Mean absolute error (L1 loss): (1/n) Σ |pred - target|."""
+    p, t = _pair(pred, target)
+    return _mean([abs(a - b) for a, b in zip(p, t)])
+
+
+l1_loss = mae
+
+
+# ---------------------------------------------------------- classification losses
+def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
+    """-(1/n) Σ [t log(p + eps) + (1 - t) log(1 - p + eps)] for probabilities p in [0, 1].
+
+    `eps` keeps log finite at p = 0 or 1 (the seeds add 1e-7 the same way).
+    Prefer `binary_cross_entropy_with_logits` when you have raw scores.
+    """
+    p, t = _pair(prob, target)
+    for x in p:
+        if not 0 <= _data(x) <= 1:
+            raise ValueError(f"binary_cross_entropy needs probabilities in [0, 1], got {_data(x)!r}")
+    terms = [t_i * (_value(p_i) + eps).log() + (1 - t_i) * (1 - _value(p_i) + eps).log() for p_i, t_i in zip(p, t)]
+    return -_mean(terms)
+
+
+def binary_cross_entropy_with_logits(logits, target) -> Value:
+    """BCE of sigmoid(z) against t in [0, 1], computed stably as (1/n) Σ softplus(z) - t·z."""
+    z, t = _pair(logits, target)
+    return _mean([_value(z_i).softplus() - t_i * z_i for z_i, t_i in zip(z, t)])
+
+
+def cross_entropy(logits, target) -> Value:
+    """Softmax cross-entropy -log softmax(z)[target], computed stably with `log_softmax`.
+
+    `target` is a class index or a one-hot/probability list of the same
+    length as `logits`. A batch — a list of logit lists with a list of
+    targets — gives the mean over the batch.
+    """
+    items = list(logits) if not isinstance(logits, (Value, Real)) else None
+    if items and isinstance(items[0], (list, tuple)):
+        targets = list(target)
+        if len(targets) != len(items):
+            raise ValueError(f"got {len(items)} logit rows but {len(targets)} targets")
+        return _mean([cross_entropy(z, t) for z, t in zip(items, targets)])
+    logp = log_softmax(logits)
+    if isinstance(target, Integral) and not isinstance(target, bool):
+        if not 0 <= target < len(logp):
+            raise ValueError(f"class index target must be in [0, {len(logp)}), got {target}")
+        return -logp[int(target)]
+    t = _as_list(target, "target")
+    if len(t) != len(logp):
+        raise ValueError(f"one-hot target must have {len(logp)} entries, got {len(t)}")
+    return -sum(t_i * lp for t_i, lp in zip(t, logp))
+
+
+def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
+    """The seeds' cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
+    p = _as_list(prob, "prob")
+    if isinstance(target, Integral) and not isinstance(target, bool):
+        if not 0 <= target < len(p):
+            raise ValueError(f"class index target must be in [0, {len(p)}), got {target}")
+        return -(_value(p[int(target)]) + eps).log()
+    p, t = _pair(p, target)
+    return -sum(t_i * (_value(p_i) + eps).log() for p_i, t_i in zip(p, t))
+
+
+def hinge(scores, labels) -> Value:
+    """micrograd's max-margin loss: mean of relu(1 - y·score), labels y in {-1, +1}.
+
+    Built as ``(1 + -y * score).relu()`` exactly as micrograd's demo builds it,
+    so graphs and node counts match.
+    """
+    s, y = _pair(scores, labels)
+    for y_i in y:
+        if _data(y_i) not in (-1, 1):
+            raise ValueError(f"hinge labels must be -1 or +1, got {_data(y_i)!r}")
+    return _mean([(1 + -y_i * s_i).relu() for y_i, s_i in zip(y, s)])
+
+
+# ------------------------------------------------------------- regularisation
+def l2_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
+    """alpha · Σ p² (written p*p, as micrograd does). Add it to the loss for weight decay."""
+    ps = [_value(p) for p in _as_list(params, "params")]
+    return alpha * sum(p * p for p in ps)
+
+
+def l1_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
+    """alpha · Σ |p|: pushes weights to exactly zero (sparse models)."""
+    ps = [_value(p) for p in _as_list(params, "params")]
+    return alpha * sum(abs(p) for p in ps)
+

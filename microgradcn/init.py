@@ -1,0 +1,96 @@
+"""Weight initialisers: how the first numbers of a network are chosen.
+
+Each initialiser is a function ``init(rng, fan_in, fan_out) -> float`` that
+draws one weight. `rng` is a ``numpy.random.Generator``, so a network built
+from the same seed is the same network. Look one up by name with `get`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Optional, Union
+
+import numpy as np
+
+__all__ = [
+    "uniform",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_uniform",
+    "he_normal",
+    "zeros",
+    "get",
+    "make_rng",
+    "INITIALISERS",
+]
+
+Initialiser = Callable[[np.random.Generator, int, int], float]
+
+
+def uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """micrograd's choice: uniform on [-1, 1], whatever the layer size."""
+    return float(rng.uniform(-1.0, 1.0))
+
+
+def xavier_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """Glorot & Bengio (2010): U(-a, a) with a = sqrt(6 / (fan_in + fan_out)); suits tanh/sigmoid."""
+    a = math.sqrt(6.0 / (fan_in + fan_out))
+    return float(rng.uniform(-a, a))
+
+
+def xavier_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """Glorot normal: N(0, 2 / (fan_in + fan_out))."""
+    return float(rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out))))
+
+
+def he_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """He et al. (2015), for ReLU: U(-a, a) with a = sqrt(6 / fan_in)."""
+    a = math.sqrt(6.0 / fan_in)
+    return float(rng.uniform(-a, a))
+
+
+def he_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """He/Kaiming normal, for ReLU: N(0, 2 / fan_in)."""
+    return float(rng.normal(0.0, math.sqrt(2.0 / fan_in)))
+
+
+def zeros(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """All zeros: every neuron of a layer stays identical, so the layer never breaks symmetry."""
+    return 0.0
+
+
+INITIALISERS: Dict[str, Initialiser] = {
+    "uniform": uniform,
+    "xavier_uniform": xavier_uniform,
+    "glorot_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal,
+    "glorot_normal": xavier_normal,
+    "he_uniform": he_uniform,
+    "kaiming_uniform": he_uniform,
+    "he_normal": he_normal,
+    "kaiming_normal": he_normal,
+    "zeros": zeros,
+}
+
+
+def get(init: Union[str, Initialiser]) -> Initialiser:
+    """The initialiser called `init` (see INITIALISERS), or `init` itself if callable."""
+    if callable(init):
+        return init
+    try:
+        return INITIALISERS[init]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown initialiser {init!r}; expected a callable or one of {sorted(INITIALISERS)}"
+        ) from None
+
+
+def make_rng(seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> np.random.Generator:
+    """A numpy Generator: `rng` if given, else one seeded with `seed` (None = fresh entropy)."""
+    if rng is not None:
+        if seed is not None:
+            raise ValueError("give either seed or rng, not both")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        return rng
+    return np.random.default_rng(seed)

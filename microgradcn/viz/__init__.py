@@ -1,0 +1,54 @@
+"""See the graph: Graphviz pictures, step-through frames and chain-rule explanations.
+
+>>> from microgradcn.examples import apple_tax
+>>> from microgradcn.viz import draw_graph
+>>> g = draw_graph(apple_tax(), style="book")   # a graphviz.Digraph
+>>> "支付金额" in g.source
+True
+"""
+
+from .graph import GraphTooLargeError, GraphView, count_nodes, local_gradients
+from .labels import display_width, format_number, html_text, op_symbol, pad
+from .render import COLORS, GraphvizNotFoundError, draw_graph, render
+
+__all__ = [
+    "draw_graph",
+    "render",
+    "GraphTooLargeError",
+    "GraphvizNotFoundError",
+    "GraphView",
+    "COLORS",
+    "count_nodes",
+    "local_gradients",
+    "format_number",
+    "html_text",
+    "op_symbol",
+    "display_width",
+    "pad",
+]
+
+from .explain import explain  # noqa: E402
+from .steps import (  # noqa: E402
+    Frame,
+    backward_frames,
+    draw_frame,
+    forward_frames,
+    frames,
+    save_frames,
+    save_gif,
+    save_html,
+    stepper,
+)
+
+__all__ += [
+    "explain",
+    "Frame",
+    "frames",
+    "forward_frames",
+    "backward_frames",
+    "draw_frame",
+    "save_frames",
+    "save_html",
+    "save_gif",
+    "stepper",
+]

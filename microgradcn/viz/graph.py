@@ -1,0 +1,173 @@
+"""A read-only view of a computation graph: stable order, uses, local derivatives.
+
+Only the engine's public API is used (``parents``, ``op``, ``data``,
+``topological_order``, ``grad``); the graph is never changed.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Dict, List, Optional, Tuple
+
+from ..engine import Value, grad, topological_order
+from .labels import format_number
+
+__all__ = ["GraphView", "GraphTooLargeError", "local_gradients", "count_nodes"]
+
+DEFAULT_MAX_NODES = 400
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more Values than the drawing limit allows."""
+
+
+def count_nodes(root: Value, limit: Optional[int] = None) -> int:
+    """Number of distinct Values `root` depends on; stops counting past `limit`."""
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for parent in stack.pop().parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                if limit is not None and len(seen) > limit:
+                    return len(seen)
+                stack.append(parent)
+    return len(seen)
+
+
+def check_size(root: Value, max_nodes: Optional[int]) -> None:
+    if max_nodes is None:
+        return
+    n = count_nodes(root, max_nodes)
+    if n > max_nodes:
+        raise GraphTooLargeError(
+            f"the graph has more than max_nodes={max_nodes} Values; Graphviz would spend minutes on the "
+            f"layout and the picture would be unreadable. Draw a smaller part (one neuron, one layer) "
+            f"or pass a larger max_nodes (None for no limit) if you really want it."
+        )
+
+
+_BINARY = {
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a ** b,
+    "prelu": lambda a, b: a.prelu(b),
+}
+_UNARY = {
+    name: (lambda name: lambda a: getattr(a, name)())(name)
+    for name in ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "softplus", "step")
+}
+_UNARY.update({"neg": lambda a: -a, "abs": lambda a: abs(a)})
+
+
+def _number(text: str):
+    if "/" in text:
+        return Fraction(text)
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _rebuild_unary(op: str):
+    """A function redoing a one-parent op named `op` (as `Value.op` prints it), or None."""
+    if op in _UNARY:
+        return _UNARY[op]
+    try:
+        if op.startswith("**"):
+            k = _number(op[2:])
+            return lambda a: a ** k
+        if op.endswith("**"):
+            base = _number(op[:-2])
+            return lambda a: base ** a
+        for name in ("leaky_relu", "elu"):
+            if op.startswith(name + "(") and op.endswith(")"):
+                alpha = _number(op[len(name) + 1 : -1])
+                return lambda a, name=name: getattr(a, name)(alpha)
+    except ValueError:
+        return None
+    return None
+
+
+def local_gradients(node: Value) -> Tuple:
+    """d node / d parent for each parent edge, in parent order (duplicates kept).
+
+    For ``x * x`` this is ``(x, x)``: one number per edge, which is what the
+    book-style picture writes under each arrow. The op is redone on fresh
+    leaves holding the parents' data, so the graph itself is not touched.
+    """
+    parents = node.parents
+    if not parents:
+        return ()
+    fresh = [Value(p.data) for p in parents]
+    if len(parents) == 2:
+        redo = _BINARY.get(node.op)
+        out = redo(*fresh) if redo else None
+    else:
+        redo = _rebuild_unary(node.op)
+        out = redo(fresh[0]) if redo else None
+    if out is None or out.op != node.op:
+        if len(set(map(id, parents))) < len(parents):
+            raise ValueError(
+                f"cannot split the derivative of unknown op {node.op!r} between duplicate parents"
+            )
+        return tuple(grad(node, list(parents)))
+    return tuple(grad(out, fresh))
+
+
+class GraphView:
+    """The Values of a graph in forward order with stable ids ``n0, n1, ...``.
+
+    Ids follow the topological position, never ``id()``, so the same graph
+    always gives the same DOT text.
+    """
+
+    def __init__(self, root: Value, max_nodes: Optional[int] = DEFAULT_MAX_NODES) -> None:
+        if not isinstance(root, Value):
+            raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+        check_size(root, max_nodes)
+        self.root = root
+        self.nodes: List[Value] = list(reversed(topological_order(root)))
+        self.index: Dict[int, int] = {id(v): i for i, v in enumerate(self.nodes)}
+        # uses[i]: (consumer position, parent slot) for every edge leaving node i.
+        self.uses: List[List[Tuple[int, int]]] = [[] for _ in self.nodes]
+        for j, v in enumerate(self.nodes):
+            for slot, p in enumerate(v.parents):
+                self.uses[self.index[id(p)]].append((j, slot))
+        self._local: Dict[int, Tuple] = {}
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def pos(self, v: Value) -> int:
+        return self.index[id(v)]
+
+    def node_id(self, i: int) -> str:
+        return f"n{i}"
+
+    def name(self, i: int) -> str:
+        """The node's label; an unlabelled constant is named by its number, others ``v<i>``."""
+        v = self.nodes[i]
+        if v.label:
+            return v.label
+        if v.is_leaf:
+            return format_number(v.data)
+        return f"v{i}"
+
+    def local(self, j: int) -> Tuple:
+        if j not in self._local:
+            self._local[j] = local_gradients(self.nodes[j])
+        return self._local[j]
+
+    def gradients(self) -> List:
+        """d root / d node for every node, computed here (no ``.grad`` is touched)."""
+        grads: List = [0] * len(self.nodes)
+        grads[-1] = 1
+        for j in range(len(self.nodes) - 1, -1, -1):
+            v = self.nodes[j]
+            for slot, p in enumerate(v.parents):
+                i = self.index[id(p)]
+                grads[i] = grads[i] + self.local(j)[slot] * grads[j]
+        return grads

@@ -1,0 +1,308 @@
+"""Draw a computation graph with Graphviz, in the *node* style or the *book* style.
+
+Colour legend (node style)
+--------------------------
+* input (a labelled leaf) ........ light blue   ``#dbeafe``
+* parameter (leaf in ``params``) . light yellow ``#fde68a``
+* constant (an unlabelled leaf) .. light grey   ``#f3f4f6``
+* intermediate result ............ white
+* output (the root) .............. light green  ``#bbf7d0``
+* gradients are written in red (``#c0392b``), as in 深度学习入门 ch. 5; the node
+  being processed (``highlight``) gets a thick red border.
+
+The *book* style draws operations as circles (×, +, exp, ...), writes each
+forward value above its arrow and the gradient flowing back along that arrow
+below it in red, and names inputs at the arrow tails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Union
+
+import graphviz
+
+from ..engine import Value
+from .graph import DEFAULT_MAX_NODES, GraphView
+from .labels import format_number, html_text, op_symbol
+
+__all__ = ["draw_graph", "render", "GraphvizNotFoundError", "COLORS", "FONT"]
+
+FONT = "WenQuanYi Micro Hei,Noto Sans CJK SC,PingFang SC,Microsoft YaHei,sans-serif"
+GRAD_COLOR = "#c0392b"
+HIGHLIGHT_COLOR = "#e74c3c"
+UNKNOWN = "?"
+COLORS = {
+    "input": "#dbeafe",
+    "param": "#fde68a",
+    "const": "#f3f4f6",
+    "intermediate": "#ffffff",
+    "output": "#bbf7d0",
+}
+
+INSTALL_HINT = (
+    "Graphviz's `dot` program was not found, so the graph cannot be rendered to a picture. "
+    "Install it: Debian/Ubuntu `sudo apt-get install graphviz fonts-wqy-microhei`, "
+    "macOS `brew install graphviz`, Windows `winget install graphviz` (then reopen the terminal). "
+    "The DOT source is still available as `graph.source`."
+)
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """Graphviz's `dot` executable is not installed (the message says how to install it)."""
+
+
+class _Texts:
+    """What to write on each node and edge: None hides a number, '?' marks it unknown."""
+
+    def __init__(
+        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set
+    ) -> None:
+        self.data = data
+        self.grads = grads
+        self.edge_grads = edge_grads  # (consumer j, slot) -> text; (None, None) for the output edge
+        self.highlight = highlight
+
+
+def _state_texts(view: GraphView, show_data: bool, show_grad: bool, precision, highlight) -> _Texts:
+    nodes = view.nodes
+    data = [format_number(v.data, precision) if show_data else None for v in nodes]
+    grads: List[Optional[str]] = [None] * len(nodes)
+    edge_grads: Dict = {}
+    if show_grad:
+        grads = [_fmt_grad(v.grad, precision) for v in nodes]
+        for j, v in enumerate(nodes):
+            for slot, d in enumerate(view.local(j)):
+                edge_grads[(j, slot)] = _fmt_grad(d * v.grad, precision)
+        edge_grads[(None, None)] = grads[-1]
+    marked = set()
+    for h in _as_list(highlight):
+        if not isinstance(h, Value) or id(h) not in view.index:
+            raise ValueError(f"highlight must be Values of the drawn graph, got {h!r}")
+        marked.add(view.pos(h))
+    return _Texts(data, grads, edge_grads, marked)
+
+
+def _fmt_grad(g, precision) -> str:
+    if isinstance(g, Value):  # a gradient graph from grad(create_graph=True)
+        g = g.data
+    return format_number(g, precision)
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, Value):
+        return [x]
+    return list(x)
+
+
+def _new_digraph(rankdir: str, fmt: str, style: str) -> graphviz.Digraph:
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"rankdir must be one of 'LR', 'TB', 'RL', 'BT', got {rankdir!r}")
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"fmt must be 'svg', 'png' or 'pdf', got {fmt!r}")
+    g = graphviz.Digraph("microgradcn", format=fmt)
+    g.attr(rankdir=rankdir, bgcolor="white", fontname=FONT)
+    if style == "book":
+        # ordering=in keeps each op's inputs in argument order, top to bottom.
+        g.attr(nodesep="0.35", ranksep="0.25", ordering="in")
+    else:
+        g.attr(nodesep="0.25", ranksep="0.35")
+    g.attr("node", fontname=FONT, fontsize="12")
+    g.attr("edge", fontname=FONT, arrowsize="0.7", color="#444444")
+    return g
+
+
+def _kind(view: GraphView, i: int, params: set) -> str:
+    v = view.nodes[i]
+    if i == len(view.nodes) - 1:
+        return "output"
+    if not v.is_leaf:
+        return "intermediate"
+    if id(v) in params:
+        return "param"
+    return "input" if v.label else "const"
+
+
+def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False) -> str:
+    body = html_text(text or "")
+    if bold:
+        body = f"<B>{body}</B>"
+    if color:
+        body = f'<FONT COLOR="{color}">{body}</FONT>'
+    return f"<TD>{body}</TD>"
+
+
+def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
+    for i, v in enumerate(view.nodes):
+        kind = _kind(view, i, params)
+        cells = []
+        if v.label or not v.is_leaf:  # an unlabelled constant is just its number
+            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
+        if texts.data[i] is not None:
+            cells.append(_cell(f"data {texts.data[i]}"))
+        if texts.grads[i] is not None:
+            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR))
+        border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if i in texts.highlight else 'BORDER="0"'
+        label = (
+            f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
+            f"<TR>{''.join(cells)}</TR></TABLE>>"
+        )
+        g.node(view.node_id(i), label=label, shape="plain")
+        if v.parents:
+            op_id = view.node_id(i) + "_op"
+            hot = i in texts.highlight
+            g.node(
+                op_id,
+                label=f"<{html_text(op_symbol(v.op))}>",
+                shape="circle" if len(op_symbol(v.op)) <= 2 else "ellipse",
+                style="filled",
+                fillcolor="#fee2e2" if hot else "#f5f5f5",
+                color=HIGHLIGHT_COLOR if hot else "#666666",
+                penwidth="2" if hot else "1",
+                fontsize="11",
+                width="0.3",
+                height="0.3",
+                margin="0.02",
+            )
+            for p in v.parents:
+                g.edge(view.node_id(view.pos(p)), op_id)
+            g.edge(op_id, view.node_id(i))
+
+
+def _edge_value_label(forward: Optional[str], backward: Optional[str]) -> str:
+    # Forward value above, gradient below, a rule between them: the arrow
+    # enters and leaves this label at mid-height, so it reads as one arrow
+    # with numbers written on either side, as in the book.
+    top = html_text(forward if forward is not None else "")
+    bottom = html_text(backward if backward is not None else "")
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+        f"<TR><TD>{top or ' '}</TD></TR><HR/>"
+        f'<TR><TD><FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
+    )
+
+
+def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> None:
+    last = len(view.nodes) - 1
+    for i, v in enumerate(view.nodes):
+        hot = i in texts.highlight
+        if v.is_leaf:
+            if v.label:
+                g.node(
+                    view.node_id(i),
+                    label=f"<{html_text(v.label)}>",
+                    shape="plaintext",
+                    margin="0.04",
+                    fontcolor=HIGHLIGHT_COLOR if hot else "black",
+                    fontsize="13",
+                )
+            else:  # an anonymous constant: its number is already on the arrow
+                g.node(view.node_id(i), label="", shape="point", width="0.06", color="#999999")
+        else:
+            symbol = op_symbol(v.op)
+            g.node(
+                view.node_id(i),
+                label=f"<{html_text(symbol)}>",
+                shape="circle",
+                fixedsize="true" if len(symbol) <= 2 else "false",
+                width="0.45",
+                fontsize="18" if len(symbol) <= 2 else "11",
+                style="filled",
+                fillcolor="#fee2e2" if hot else "white",
+                color=HIGHLIGHT_COLOR if hot else "black",
+                penwidth="2" if hot else "1.2",
+            )
+    for j, v in enumerate(view.nodes):
+        for slot, p in enumerate(v.parents):
+            i = view.pos(p)
+            _book_edge(g, view.node_id(i), f"e{j}_{slot}", view.node_id(j),
+                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight)
+    # The output leaves through one last arrow, named at its head.
+    root = view.nodes[last]
+    out_name = "out"
+    name = "" if root.is_leaf else root.label  # a lone leaf is already named at the tail
+    g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
+    _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
+               texts.edge_grads.get((None, None)), last in texts.highlight)
+
+
+def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool) -> None:
+    g.node(middle, label=_edge_value_label(forward, backward), shape="plain")
+    attrs = {"color": HIGHLIGHT_COLOR, "penwidth": "2"} if hot else {}
+    g.edge(tail, middle, arrowhead="none", **attrs)
+    g.edge(middle, head, **attrs)
+
+
+def draw_graph(
+    root: Value,
+    style: str = "node",
+    rankdir: str = "LR",
+    show_data: bool = True,
+    show_grad: bool = True,
+    highlight: Union[Value, Iterable[Value], None] = None,
+    params: Iterable[Value] = (),
+    max_nodes: Optional[int] = DEFAULT_MAX_NODES,
+    fmt: str = "svg",
+    precision: Optional[int] = 6,
+) -> graphviz.Digraph:
+    """Draw the graph that computed `root`; returns a `graphviz.Digraph`.
+
+    In Jupyter the result displays inline as SVG; ``.render()`` / `render`
+    write files and ``.source`` is the DOT text (identical for identical graphs).
+
+    Args:
+        style: ``"node"`` (each Value a box with label, data, grad; each op a
+            small node) or ``"book"`` (深度学习入门 ch. 5: op circles, forward
+            values above the arrows, gradients below in red).
+        show_data / show_grad: write ``.data`` / ``.grad`` (call backward() first).
+        highlight: Value(s) to mark, e.g. the node a step-through is at.
+        params: leaves to colour as parameters (node style).
+        max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
+        precision: significant digits for floats (None = full repr); Fractions stay exact.
+    """
+    if style not in ("node", "book"):
+        raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    view = GraphView(root, max_nodes)
+    texts = _state_texts(view, show_data, show_grad, precision, highlight)
+    return _draw(view, texts, style, rankdir, fmt, params)
+
+
+def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, params: Iterable[Value] = ()):
+    g = _new_digraph(rankdir, fmt, style)
+    if style == "book":
+        _draw_book_style(g, view, texts)
+    else:
+        _draw_node_style(g, view, texts, {id(p) for p in params})
+    return g
+
+
+def pipe(graph: graphviz.Digraph, fmt: Optional[str] = None) -> bytes:
+    """The rendered picture as bytes; GraphvizNotFoundError if `dot` is missing."""
+    try:
+        return graph.pipe(format=fmt or graph.format)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFoundError(INSTALL_HINT) from error
+
+
+def render(graph_or_root: Union[graphviz.Digraph, Value], path: Union[str, Path], **draw_options) -> Path:
+    """Write a picture to `path`; the format comes from its suffix (.svg, .png, .pdf).
+
+    `graph_or_root` is a Digraph from `draw_graph` or a Value (then
+    `draw_options` go to `draw_graph`). Raises GraphvizNotFoundError, with
+    install instructions, when Graphviz is missing.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"the file name must end in .svg, .png or .pdf, got {str(path)!r}")
+    graph = graph_or_root
+    if isinstance(graph_or_root, Value):
+        graph = draw_graph(graph_or_root, fmt=fmt, **draw_options)
+    elif draw_options:
+        raise TypeError("draw options can only be given with a Value, not with an already drawn graph")
+    data = pipe(graph, fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path

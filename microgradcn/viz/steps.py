@@ -1,0 +1,257 @@
+"""Step through the forward and backward passes one node at a time.
+
+A `Frame` says which node is being processed and which values and gradients
+are known at that moment; everything else is drawn as ``?``. Frames can be
+drawn, saved as numbered SVGs, a self-contained HTML page with a slider, an
+animated GIF (Pillow), or stepped through in Jupyter (ipywidgets).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import graphviz
+
+from ..engine import Value
+from .explain import backward_line, forward_line
+from .graph import DEFAULT_MAX_NODES, GraphView
+from .labels import format_number, html_text
+from .render import UNKNOWN, _draw, _Texts, pipe
+
+__all__ = ["Frame", "frames", "forward_frames", "backward_frames", "draw_frame", "save_frames",
+           "save_html", "save_gif", "stepper"]
+
+
+class Frame:
+    """One step: `phase` ('forward' or 'backward'), `step` (1-based), the `node`
+    being processed, and what is known: `data[i]` / `grads[i]` (None = unknown)
+    for each node of `view.nodes`. `text` says what happens, in Chinese."""
+
+    __slots__ = ("view", "phase", "step", "position", "data", "grads", "text")
+
+    def __init__(
+        self, view: GraphView, phase: str, step: int, position: int, data: Tuple, grads: Tuple, text: str
+    ) -> None:
+        self.view = view
+        self.phase = phase
+        self.step = step
+        self.position = position
+        self.data = data
+        self.grads = grads
+        self.text = text
+
+    @property
+    def node(self) -> Value:
+        return self.view.nodes[self.position]
+
+    def __repr__(self) -> str:
+        return f"Frame({self.phase} {self.step}/{len(self.view)}: {self.text})"
+
+
+def _view(root_or_view, max_nodes) -> GraphView:
+    return root_or_view if isinstance(root_or_view, GraphView) else GraphView(root_or_view, max_nodes)
+
+
+def forward_frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
+    """One frame per node, inputs first: the forward pass computing each value."""
+    view = _view(root, max_nodes)
+    n = len(view)
+    unknown = (None,) * n
+    out = []
+    for k, v in enumerate(view.nodes):
+        data = tuple(w.data if i <= k else None for i, w in enumerate(view.nodes))
+        verb = "输入" if v.is_leaf else "计算"
+        text = f"前向 {k + 1}/{n}:{verb} {forward_line(view, k, precision)}"
+        out.append(Frame(view, "forward", k + 1, k, data, unknown, text))
+    return out
+
+
+def backward_frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
+    """One frame per node, output first: each gradient once all its uses are done.
+
+    Gradients are computed by the viewer from local derivatives, so the frames
+    do not depend on whether (or how often) ``backward()`` was called.
+    """
+    view = _view(root, max_nodes)
+    n = len(view)
+    all_data = tuple(v.data for v in view.nodes)
+    grads = view.gradients()
+    out = []
+    for step, k in enumerate(range(n - 1, -1, -1), 1):
+        known = tuple(g if i >= k else None for i, g in enumerate(grads))
+        text = f"反向 {step}/{n}:{backward_line(view, k, grads, precision)}"
+        out.append(Frame(view, "backward", step, k, all_data, known, text))
+    return out
+
+
+def frames(
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+) -> List[Frame]:
+    """The forward frames followed by the backward frames (2 × number of nodes)."""
+    view = GraphView(root, max_nodes)
+    return forward_frames(view, precision) + backward_frames(view, precision)
+
+
+def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
+    view = frame.view
+
+    def show(x):
+        return UNKNOWN if x is None else format_number(x, precision)
+
+    data = [show(x) for x in frame.data]
+    grads = [show(g) for g in frame.grads]
+    edge_grads = {}
+    for j, v in enumerate(view.nodes):
+        g = frame.grads[j]
+        for slot, d in enumerate(view.local(j)):
+            edge_grads[(j, slot)] = UNKNOWN if g is None else format_number(d * g, precision)
+    edge_grads[(None, None)] = grads[-1]
+    return _Texts(data, grads, edge_grads, {frame.position})
+
+
+def draw_frame(frame: Frame, style: str = "node", rankdir: str = "LR", fmt: str = "svg",
+               precision: Optional[int] = 6) -> graphviz.Digraph:
+    """The graph as it stands at `frame`, its current node highlighted, with a caption."""
+    if style not in ("node", "book"):
+        raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    g = _draw(frame.view, _texts(frame, precision), style, rankdir, fmt)
+    g.attr(label=f"<{html_text(frame.text)}>", labelloc="b", fontsize="13")
+    return g
+
+
+def _svg(graph: graphviz.Digraph) -> str:
+    text = pipe(graph, "svg").decode("utf-8")
+    return text[text.index("<svg"):]  # drop the XML prologue so it can sit inside HTML
+
+
+def save_frames(root: Union[Value, List[Frame]], directory: Union[str, Path], style: str = "node",
+                precision: Optional[int] = 6) -> List[Path]:
+    """Write every frame as ``step_001.svg, step_002.svg, ...`` plus ``steps.html``; return the SVG paths."""
+    all_frames = root if isinstance(root, list) else frames(root, precision)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k, frame in enumerate(all_frames, 1):
+        path = directory / f"step_{k:03d}.svg"
+        path.write_bytes(pipe(draw_frame(frame, style, precision=precision), "svg"))
+        paths.append(path)
+    save_html(all_frames, directory / "steps.html", style, precision)
+    return paths
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font-family: "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 1.5em; }}
+.frame {{ display: none; }} .frame.on {{ display: block; }}
+.controls {{ display: flex; gap: .6em; align-items: center; margin-bottom: 1em; }}
+input[type=range] {{ width: 24em; }} .caption {{ font-size: 1.1em; margin: .5em 0; }}
+</style></head><body>
+<h2>{title}</h2>
+<div class="controls"><button id="prev">◀ 上一步</button>
+<input id="slider" type="range" min="0" max="{last}" value="0"><button id="next">下一步 ▶</button>
+<span id="counter"></span></div>
+{frames}
+<script>
+const frames = document.querySelectorAll('.frame');
+const slider = document.getElementById('slider');
+function show(k) {{
+  k = Math.max(0, Math.min(frames.length - 1, k));
+  frames.forEach((f, i) => f.classList.toggle('on', i === k));
+  slider.value = k; document.getElementById('counter').textContent = (k + 1) + ' / ' + frames.length;
+}}
+slider.addEventListener('input', () => show(+slider.value));
+document.getElementById('prev').onclick = () => show(+slider.value - 1);
+document.getElementById('next').onclick = () => show(+slider.value + 1);
+document.addEventListener('keydown', e => {{
+  if (e.key === 'ArrowLeft') show(+slider.value - 1);
+  if (e.key === 'ArrowRight') show(+slider.value + 1);
+}});
+show(0);
+</script></body></html>
+"""
+
+
+def save_html(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "node",
+              precision: Optional[int] = 6, title: str = "一步一步看前向与反向传播") -> Path:
+    """A self-contained HTML page (SVGs inline, no network) with a slider over all frames."""
+    all_frames = root if isinstance(root, list) else frames(root, precision)
+    blocks = []
+    for frame in all_frames:
+        svg = _svg(draw_frame(frame, style, precision=precision))
+        blocks.append(f'<div class="frame"><p class="caption">{html.escape(frame.text)}</p>{svg}</div>')
+    page = _PAGE.format(title=html.escape(title), last=len(all_frames) - 1, frames="\n".join(blocks))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "book",
+             precision: Optional[int] = 6, milliseconds: int = 1200) -> Path:
+    """An animated GIF of all frames (needs Pillow: ``pip install microgradcn[viz]``)."""
+    try:
+        from PIL import Image
+    except ImportError as error:  # pragma: no cover - Pillow is in the viz extra
+        raise ImportError("save_gif needs Pillow: pip install pillow (or microgradcn[viz])") from error
+    all_frames = root if isinstance(root, list) else frames(root, precision)
+    images = [Image.open(io.BytesIO(pipe(draw_frame(f, style, precision=precision), "png"))).convert("RGB")
+              for f in all_frames]
+    # Layouts differ a little from frame to frame ('?' vs numbers): pad all to one size.
+    width = max(im.width for im in images)
+    height = max(im.height for im in images)
+    canvas = []
+    for im in images:
+        page = Image.new("RGB", (width, height), "white")
+        page.paste(im, ((width - im.width) // 2, (height - im.height) // 2))
+        canvas.append(page)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    canvas[0].save(path, save_all=True, append_images=canvas[1:], duration=milliseconds, loop=0)
+    return path
+
+
+class FrameList(list):
+    """A list of frame pictures that Jupyter shows one under another."""
+
+    def _repr_html_(self) -> str:
+        return "".join(
+            f"<p>{html.escape(frame.text)}</p>{_svg(graph)}" for frame, graph in self
+        )
+
+
+def stepper(root: Value, style: str = "node", precision: Optional[int] = 6):
+    """A Jupyter stepper: a slider with previous/next buttons over all frames.
+
+    Without ipywidgets it returns a `FrameList` of (frame, Digraph) pairs,
+    which Jupyter displays as all the pictures in order.
+    """
+    all_frames = frames(root, precision)
+    try:
+        import ipywidgets as widgets
+    except ImportError:
+        return FrameList((f, draw_frame(f, style, precision=precision)) for f in all_frames)
+    pictures = {}
+
+    def picture(k: int) -> str:
+        if k not in pictures:
+            frame = all_frames[k]
+            svg = _svg(draw_frame(frame, style, precision=precision))
+            pictures[k] = f"<p>{html.escape(frame.text)}</p>{svg}"
+        return pictures[k]
+
+    slider = widgets.IntSlider(value=0, min=0, max=len(all_frames) - 1, description="步骤")
+    prev_button = widgets.Button(description="◀ 上一步")
+    next_button = widgets.Button(description="下一步 ▶")
+    view = widgets.HTML(picture(0))
+    slider.observe(lambda change: setattr(view, "value", picture(change["new"])), names="value")
+    prev_button.on_click(lambda _: setattr(slider, "value", max(0, slider.value - 1)))
+    next_button.on_click(lambda _: setattr(slider, "value", min(slider.max, slider.value + 1)))
+    return widgets.VBox([widgets.HBox([prev_button, slider, next_button]), view])

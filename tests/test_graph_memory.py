@@ -1,0 +1,121 @@
+"""Deep graphs, freeing by reference counting alone, and the scoped collector pause."""
+
+import gc
+import math
+import weakref
+
+import pytest
+
+from microgradcn import Value, grad, no_grad, set_gc_pause
+from microgradcn import _collector
+
+
+@pytest.fixture(autouse=True)
+def no_pause_left_over():
+    """Start each test with no graph pause pending from an earlier test."""
+    _collector.wake()
+    yield
+    _collector.wake()
+
+
+def chain(n, start=1.0):
+    x = Value(start)
+    y = x
+    for _ in range(n):
+        y = y * 1.0001 + 0.1
+    return x, y
+
+
+@pytest.mark.slow
+def test_backward_through_a_chain_of_a_million_nodes():
+    x, y = chain(1_000_000)  # 2,000,000 op nodes deep, plus a constant leaf per op
+    y.backward()
+    assert x.grad == pytest.approx(1.0001 ** 1_000_000, rel=1e-8)
+    del y  # freeing a deep chain must not overflow the C stack either
+
+
+def test_graphs_are_freed_by_reference_counting_alone():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        x = Value(2.0)
+        y = (x * x).tanh() + x.exp() * 3
+        probe = weakref.ref(y.parents[0])
+        y.backward()
+        (g,) = grad(y, [x], create_graph=True)
+        del y, g
+        assert probe() is None  # no cycle kept the interior node alive
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_a_node_is_not_reachable_from_itself():
+    x = Value(1.5)
+    y = x.sigmoid() * x + x ** 2
+    seen, stack = set(), list(gc.get_referents(y))
+    while stack:
+        obj = stack.pop()
+        assert obj is not y
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        stack.extend(gc.get_referents(obj))
+
+
+def test_collector_pauses_while_recording_and_resumes_after_backward():
+    assert gc.isenabled()
+    x = Value(1.0)
+    y = x * 2
+    assert not gc.isenabled()
+    y.backward()
+    assert gc.isenabled()
+
+
+def test_collector_resumes_when_the_graph_is_dropped_unused():
+    y = Value(1.0) * 2
+    assert not gc.isenabled()
+    del y
+    assert gc.isenabled()
+
+
+def test_collector_resumes_in_no_grad_and_after_grad():
+    x = Value(1.0)
+    y = x * 2
+    with no_grad():
+        assert gc.isenabled()
+    z = x * 3
+    assert not gc.isenabled()
+    grad(z, [x])
+    assert gc.isenabled()
+    del y
+
+
+def test_collector_resumes_when_backward_fails():
+    y = Value(0.0).sqrt()
+    with pytest.raises(ValueError):
+        y.backward()
+    assert gc.isenabled()
+
+
+def test_a_collector_the_user_turned_off_stays_off():
+    gc.disable()
+    try:
+        y = Value(1.0) * 2
+        y.backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_pause_can_be_switched_off():
+    set_gc_pause(False)
+    try:
+        y = Value(1.0) * 2
+        assert gc.isenabled()
+        y.backward()
+    finally:
+        set_gc_pause(True)
+    with pytest.raises(TypeError, match="True or False"):
+        set_gc_pause("no")
+    assert _collector.gc_pause_enabled()

@@ -1,0 +1,162 @@
+"""optim: every optimiser one and three steps against hand-computed numbers.
+
+The problem throughout: one parameter p = 1 and loss p², so the gradient is
+2p at each step. First steps, by hand (η = learning rate):
+
+* SGD η=0.1: 1 − 0.1·2 = 0.8, then 0.64, 0.512.
+* momentum 0.9: b=2 → 0.8; g=1.6, b=0.9·2+1.6=3.4 → 0.46; g=0.92, b=3.98 → 0.062.
+* Nesterov 0.9: b=2, g'=2+1.8=3.8 → 0.62; g=1.24, b=3.04, g'=3.976 → 0.2224; ... → −0.108352.
+* AdaGrad η=0.1: s=4 → 1 − 0.1·2/2 = 0.9; s=4+1.8² → 0.9 − 0.18/√7.24.
+* RMSProp η=0.01: v=0.01·4 → 1 − 0.01·2/0.2 = 0.9; v=0.0396+0.0324 → 0.9 − 0.018/√0.072.
+* Adam η=0.1: the first bias-corrected step is η·sign(g) → 0.9.
+* AdamW η=0.1, λ=0.1: p·(1 − 0.01) = 0.99 first, then −0.1 → 0.89.
+The third-step values were computed once from the formulas in optim's docstring.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from microgradcn import Value
+from microgradcn.optim import SGD, AdaGrad, Adam, AdamW, RMSProp, clip_grad_norm, clip_grad_value
+
+
+def run(make, steps=3, start=1.0):
+    p = Value(start)
+    opt = make([p])
+    trace = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (p * p).backward()
+        opt.step()
+        trace.append(p.data)
+    return trace
+
+
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda ps: SGD(ps, lr=0.1), [0.8, 0.64, 0.512]),
+        (lambda ps: SGD(ps, lr=0.1, momentum=0.9), [0.8, 0.46, 0.062]),
+        (lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True), [0.62, 0.2224, -0.108352]),
+        (lambda ps: AdaGrad(ps, lr=0.1), [0.9, 0.9 - 0.18 / math.sqrt(7.24), 0.7804561813568098]),
+        (lambda ps: RMSProp(ps, lr=0.01), [0.9, 0.9 - 0.018 / math.sqrt(0.072), 0.7799822732436351]),
+        (lambda ps: Adam(ps, lr=0.1), [0.9, 0.8004122286917927, 0.70158627294603]),
+        (lambda ps: AdamW(ps, lr=0.1, weight_decay=0.1), [0.89, 0.7815718559365047, 0.6751012216400696]),
+    ],
+    ids=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"],
+)
+def test_one_and_three_steps(make, expected):
+    assert run(make, 1) == pytest.approx(expected[:1], rel=1e-8)
+    assert run(make, 3) == pytest.approx(expected, rel=1e-8, abs=1e-12)
+
+
+def test_sgd_weight_decay_is_the_one_minus_eta_lambda_form():
+    # Seed 004: w ← (1 − ηλ) w − η ∂ℓ/∂w.
+    eta, lam = 0.05, 0.3
+    w = Value(2.0)
+    opt = SGD([w], lr=eta, weight_decay=lam)
+    for _ in range(3):
+        before = w.data
+        opt.zero_grad()
+        loss = 3 * w  # ∂ℓ/∂w = 3
+        loss.backward()
+        opt.step()
+        assert w.data == pytest.approx((1 - eta * lam) * before - eta * 3)
+
+
+def test_sgd_weight_decay_equals_adding_half_lambda_norm_to_the_loss():
+    lam = 0.3
+    a, b = Value(2.0), Value(2.0)
+    opt_a, opt_b = SGD([a], lr=0.1, weight_decay=lam), SGD([b], lr=0.1)
+    for _ in range(3):
+        opt_a.zero_grad()
+        (a * a * a).backward()
+        opt_a.step()
+        opt_b.zero_grad()
+        (b * b * b + lam / 2 * b * b).backward()
+        opt_b.step()
+        assert a.data == pytest.approx(b.data)
+
+
+def test_adam_l2_weight_decay_adds_to_gradient():
+    p = Value(1.0)
+    opt = Adam([p], lr=0.1, weight_decay=0.5)
+    (p * p).backward()
+    opt.step()
+    assert p.data == pytest.approx(0.9)  # first Adam step is η·sign(g + λp) whatever the size
+
+
+def test_learning_rate_schedule_is_called_with_the_step_index():
+    seen = []
+
+    def schedule(k):
+        seen.append(k)
+        return 1.0 - 0.9 * k / 100
+
+    p = Value(0.0)
+    opt = SGD([p], lr=schedule)
+    for _ in range(3):
+        p.grad = 1.0
+        opt.step()
+    assert seen == [0, 1, 2]
+    assert p.data == pytest.approx(-(1.0 + 0.991 + 0.982))
+    assert opt.lr == pytest.approx(0.973) and opt.steps == 3
+
+
+def test_zero_grad_clears_gradients():
+    ps = [Value(1.0), Value(2.0)]
+    (ps[0] * ps[1]).backward()
+    SGD(ps, lr=0.1).zero_grad()
+    assert [p.grad for p in ps] == [0, 0]
+
+
+def test_clip_grad_norm_scales_all_gradients_together():
+    ps = [Value(0.0), Value(0.0)]
+    ps[0].grad, ps[1].grad = 3.0, 4.0
+    assert clip_grad_norm(ps, 1.0) == pytest.approx(5.0)
+    assert [p.grad for p in ps] == pytest.approx([0.6, 0.8])
+    assert clip_grad_norm(ps, 10.0) == pytest.approx(1.0)
+    assert [p.grad for p in ps] == pytest.approx([0.6, 0.8])  # below the limit: unchanged
+
+
+def test_clip_grad_value_clamps_each_gradient():
+    ps = [Value(0.0) for _ in range(3)]
+    for p, g in zip(ps, [-5.0, 0.5, 7.0]):
+        p.grad = g
+    clip_grad_value(ps, 1.0)
+    assert [p.grad for p in ps] == [-1.0, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda ps: SGD(ps, lr=-0.1), "lr"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=-1), "momentum"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay"),
+        (lambda ps: SGD(ps, lr=0.1, nesterov=True), "nesterov"),
+        (lambda ps: AdaGrad(ps, eps=-1), "eps"),
+        (lambda ps: RMSProp(ps, alpha=1.5), "alpha"),
+        (lambda ps: Adam(ps, betas=(0.9, 1.0)), "betas\\[1\\]"),
+        (lambda ps: Adam(ps, betas=(0.9,)), "betas"),
+        (lambda ps: SGD([], lr=0.1), "empty parameter list"),
+    ],
+)
+def test_bad_hyper_parameters_raise_value_error_naming_them(make, name):
+    with pytest.raises(ValueError, match=name):
+        make([Value(1.0)])
+
+
+def test_bad_schedule_value_and_bad_types():
+    p = Value(1.0)
+    opt = SGD([p], lr=lambda k: -1.0)
+    with pytest.raises(ValueError, match="lr schedule at step 0"):
+        opt.step()
+    with pytest.raises(TypeError, match="lr must be a real number, got str"):
+        SGD([p], lr="0.1")
+    with pytest.raises(TypeError, match="parameters must be Values, got float"):
+        SGD([1.0], lr=0.1)
+    with pytest.raises(ValueError, match="max_norm"):
+        clip_grad_norm([p], -1)

@@ -1,0 +1,74 @@
+"""Learning: the networks actually learn xor, moons (benchmark workload) and a spiral; the CLI runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from microgradcn import datasets
+from microgradcn import functional as F
+from microgradcn.cli import main
+from microgradcn.nn import MLP
+from microgradcn.optim import SGD
+from microgradcn.train import fit, final_accuracy, make_task, sign_accuracy, to_values
+
+
+def test_xor_reaches_100_percent_with_a_small_mlp():
+    task = make_task("xor", seed=0)
+    history = fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps, task.accuracy_fn)
+    assert history.loss[-1] < history.loss[0]
+    assert final_accuracy(task) == 1.0
+
+
+@pytest.mark.slow
+def test_moons_benchmark_workload_reaches_99_percent():
+    # DESIGN.md's workload, written with the public API in a few lines.
+    X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
+    inputs, labels = to_values(X), y.tolist()
+    model = MLP(2, [16, 16, 1], seed=0)
+    opt = SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / 100)
+    for _ in range(100):
+        scores = [model(x) for x in inputs]
+        loss = F.hinge(scores, labels) + F.l2_penalty(model.parameters(), 1e-4)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert sign_accuracy([model(x) for x in inputs], labels) >= 0.99
+
+
+@pytest.mark.slow
+def test_spiral_three_classes_reaches_90_percent():
+    task = make_task("spiral", seed=0)
+    fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps, task.accuracy_fn)
+    assert final_accuracy(task) >= 0.90
+
+
+def test_fit_history_and_bad_steps():
+    task = make_task("xor", steps=3)
+    history = fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, 3, task.accuracy_fn)
+    assert history.steps == 3 and len(history.accuracy) == 3 and history.seconds > 0
+    with pytest.raises(ValueError, match="steps"):
+        fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, -1)
+    with pytest.raises(ValueError, match="unknown task 'mnist'"):
+        make_task("mnist")
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        make_task("xor", optimizer="lbfgs")
+
+
+def test_cli_train_prints_summary_and_saves(tmp_path, capsys):
+    path = tmp_path / "xor.json"
+    assert main(["train", "xor", "--steps", "150", "--seed", "0", "--save", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "150 steps" in out and "train accuracy 100.0%" in out
+    assert json.loads(path.read_text())["format"] == "microgradcn-state"
+    restored = MLP(2, [4, 1], activation="tanh", seed=1)
+    restored.load(path)
+
+
+def test_cli_train_progress_bar_and_bad_lr(capsys):
+    assert main(["train", "moons", "--steps", "2", "--optimizer", "adam", "--lr", "0.01"]) == 0
+    captured = capsys.readouterr()
+    assert "moons" in captured.err and "loss=" in captured.err and "acc=" in captured.err  # tqdm bar
+    assert main(["train", "xor", "--lr", "-1", "--no-progress"]) == 2
+    assert "lr must be in" in capsys.readouterr().err

@@ -1,0 +1,94 @@
+"""Step-through frames: one per node and pass, only known numbers shown, saved outputs."""
+
+import re
+
+import pytest
+
+from microgradcn import Value
+from microgradcn.examples import apple_orange, apple_tax, seed001_network
+from microgradcn.viz import GraphView, backward_frames, draw_frame, forward_frames, frames, save_frames, save_gif
+from microgradcn.viz.steps import FrameList, save_html, stepper
+
+
+@pytest.mark.parametrize("build", [apple_tax, apple_orange, seed001_network])
+def test_one_frame_per_node_in_each_pass(build):
+    root = build()
+    n = len(GraphView(root))
+    assert len(forward_frames(root)) == n
+    assert len(backward_frames(root)) == n
+    assert len(frames(root)) == 2 * n
+
+
+def test_forward_frames_reveal_values_in_order():
+    pay = apple_tax()
+    fwd = forward_frames(pay)
+    assert [f.node.label for f in fwd] == ["苹果单价", "苹果个数", "苹果总价", "消费税", "支付金额"]
+    assert fwd[2].data == (100, 2, 200, None, None)
+    assert all(g is None for g in fwd[-1].grads)
+    assert fwd[2].text == "前向 3/5:计算 苹果总价 = 苹果单价 × 苹果个数 = 100 × 2 = 200"
+
+
+def test_backward_frames_reveal_gradients_output_first():
+    pay = apple_tax(exact=True)
+    bwd = backward_frames(pay)
+    assert bwd[0].node is pay and bwd[0].grads == (None, None, None, None, 1)
+    assert [f.node.label for f in bwd][-1] == "苹果单价"
+    assert bwd[-1].grads[0] == pytest.approx(2.2) and str(bwd[-1].grads[0]) == "11/5"
+    assert "1.1 × 2 = 2.2" not in bwd[-1].text and "11/10 × 2 = 11/5" in bwd[-1].text
+
+
+def test_backward_frames_do_not_depend_on_grad_state():
+    x = Value(3, label="x")
+    y = x * x
+    y.label = "y"
+    assert backward_frames(y)[-1].grads[0] == 6  # backward() never called
+    y.backward()
+    y.backward()  # leaf now holds 12; frames still show d y / d x = 6
+    assert backward_frames(y)[-1].grads[0] == 6
+
+
+def test_drawn_frame_highlights_the_node_and_hides_unknowns():
+    pay = apple_tax()
+    frame = forward_frames(pay)[2]
+    node_src = draw_frame(frame).source
+    assert node_src.count('BORDER="3"') == 1 and "data ?" in node_src and "grad ?" in node_src
+    book_src = draw_frame(backward_frames(pay)[1], style="book").source
+    assert re.search(r'e4_1 \[label=<<TABLE.*?<TD>1\.1</TD>.*?#c0392b">200<', book_src)
+    assert re.search(r'e2_0 \[label=<<TABLE.*?<TD>100</TD>.*?#c0392b">\?<', book_src)
+    assert "反向 2/5" in book_src
+
+
+def test_save_frames_writes_numbered_svgs_and_an_html_slider(tmp_path):
+    paths = save_frames(apple_tax(), tmp_path, style="book")
+    assert [p.name for p in paths] == [f"step_{k:03d}.svg" for k in range(1, 11)]
+    page = (tmp_path / "steps.html").read_text(encoding="utf-8")
+    assert page.count('<div class="frame">') == 10 and 'type="range"' in page
+    assert "<?xml" not in page and "http" not in page.split("<svg")[0]  # self-contained
+
+
+def test_html_and_gif(tmp_path):
+    from PIL import Image
+
+    save_html(frames(apple_orange()), tmp_path / "s.html")
+    assert (tmp_path / "s.html").stat().st_size > 1000
+    gif = save_gif(apple_tax(), tmp_path / "a.gif")
+    with Image.open(gif) as image:
+        assert image.n_frames == 10
+
+
+def test_stepper_with_and_without_ipywidgets(monkeypatch):
+    widget = stepper(apple_tax())
+    assert type(widget).__name__ == "VBox"
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ipywidgets(name, *args, **kwargs):
+        if name == "ipywidgets":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ipywidgets)
+    fallback = stepper(apple_tax())
+    assert isinstance(fallback, FrameList) and len(fallback) == 10
+    assert fallback._repr_html_().count("<svg") == 10
