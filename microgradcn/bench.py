@@ -32,8 +32,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from . import engine
 from .engine import Value, topological_order
 
-MOONS_SEED = 1337  # data
-MODEL_SEED = 1337  # initial weights
+MOONS_SEED = 0  # data (microgradcn.datasets.make_moons)
+MODEL_SEED = 0  # initial weights
 MOONS_SIZES = (16, 16, 1)
 MOONS_POINTS = 100
 MOONS_STEPS = 100
@@ -89,23 +89,11 @@ def best_of(repeats: int, func: Callable[[], float]) -> float:
 
 # -------------------------------------------------------------------- moons
 def make_moons(n: int = MOONS_POINTS, noise: float = 0.1, seed: int = MOONS_SEED):
-    """Two interleaving half circles (like sklearn's make_moons), labels -1 / +1.
+    """The workload's data as plain lists: ``X`` (n rows of [x0, x1]) and labels ``y`` (-1 / +1)."""
+    from .datasets import make_moons as moons
 
-    Returns plain Python lists ``(X, y)``: X is n rows of [x0, x1].
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    n_outer = n // 2
-    n_inner = n - n_outer
-    t_outer = np.linspace(0, np.pi, n_outer)
-    t_inner = np.linspace(0, np.pi, n_inner)
-    x = np.concatenate([np.cos(t_outer), 1 - np.cos(t_inner)])
-    y = np.concatenate([np.sin(t_outer), 1 - np.sin(t_inner) - 0.5])
-    X = np.stack([x, y], axis=1) + rng.normal(scale=noise, size=(n, 2))
-    labels = np.concatenate([-np.ones(n_outer), np.ones(n_inner)])
-    order = rng.permutation(n)
-    return X[order].tolist(), labels[order].tolist()
+    X, y = moons(n, noise=noise, seed=seed, signed=True)
+    return X.tolist(), y.tolist()
 
 
 def make_model():
