@@ -367,11 +367,14 @@ def run_moons(steps: int = MOONS_STEPS, repeats: int = 1, pause_off_row: bool = 
     results: Dict[str, object] = {}
     results["nodes_per_step"] = len(topological_order(moons_graph(model, X, y)))
 
+    def fastest(run: Callable[[], TrainResult], times: int) -> TrainResult:
+        return min((run() for _ in range(times)), key=lambda r: r.seconds)
+
     runs = {}
     with collector(True):
-        runs["engine"] = min((fresh_engine_run() for _ in range(repeats)), key=lambda r: r.seconds)
+        runs["engine"] = fastest(fresh_engine_run, repeats)
     with collector(False):
-        runs["engine, collector off"] = min((fresh_engine_run() for _ in range(repeats)), key=lambda r: r.seconds)
+        runs["engine, collector off"] = fastest(fresh_engine_run, repeats)
     if pause_off_row:
         engine.set_gc_pause(False)
         try:
@@ -380,8 +383,7 @@ def run_moons(steps: int = MOONS_STEPS, repeats: int = 1, pause_off_row: bool = 
         finally:
             engine.set_gc_pause(True)
     with collector(True):
-        runs["baseline"] = min((train_baseline(initial, X, y, steps) for _ in range(max(repeats, 3))),
-                               key=lambda r: r.seconds)
+        runs["baseline"] = fastest(lambda: train_baseline(initial, X, y, steps), max(repeats, 3))
     results["runs"] = runs
 
     # Peak heap of a few steps of the user loop (the old graph lives while the new one is built).
@@ -425,7 +427,8 @@ def run_micrograd(steps: int) -> Optional[Dict[str, TrainResult]]:
     gc.collect()  # micrograd's graphs are cycles: free them now
     with collector(True):
         runs["microgradcn"] = train_moons(make_model(), X, y, steps)
-        runs["baseline"] = min((train_baseline(initial, X, y, steps) for _ in range(3)), key=lambda r: r.seconds)
+        baselines = [train_baseline(initial, X, y, steps) for _ in range(3)]
+        runs["baseline"] = min(baselines, key=lambda r: r.seconds)
     return runs
 
 
@@ -436,7 +439,8 @@ def _print_micrograd(runs: Optional[Dict[str, TrainResult]]) -> bool:
     base = runs["baseline"]
     print(f"micrograd (same machine, same run): moons, first {base.steps} steps, initial weights copied")
     for name, run in runs.items():
-        print(f"  {name:<26}{run.ms_per_step:>10.2f} ms/step{run.ms_per_step / base.ms_per_step:>10.1f} × baseline")
+        ratio = run.ms_per_step / base.ms_per_step
+        print(f"  {name:<26}{run.ms_per_step:>10.2f} ms/step{ratio:>10.1f} × baseline")
     worst = max(abs(a - b) for run in runs.values() for a, b in zip(run.losses, base.losses))
     print(f"  largest loss difference to the baseline over those steps: {worst:.3g}")
     return worst <= 1e-9
@@ -454,7 +458,8 @@ def _print_moons(results: Dict[str, object]) -> bool:
         print(f"  {name:<26}{run.ms_per_step:>10.2f}{run.ms_per_step / base.ms_per_step:>12.1f}"
               f"{run.final_loss:>22.17g}{run.accuracy:>10.0%}")
     print(f"  peak heap (tracemalloc, {min(steps, 3)} steps): engine {results['peak_mib']:.1f} MiB, "
-          f"baseline {results['baseline_peak_mib']:.1f} MiB; process max RSS {results['max_rss_mib']:.0f} MiB")
+          f"baseline {results['baseline_peak_mib']:.1f} MiB; "
+          f"process max RSS {results['max_rss_mib']:.0f} MiB")
     worst = max(abs(run.final_loss - base.final_loss) for run in runs.values())
     agree = worst <= 1e-9
     identical = all(run.losses == base.losses for run in runs.values())
@@ -465,7 +470,8 @@ def _print_moons(results: Dict[str, object]) -> bool:
 
 def _print_chain(result: Dict[str, float]) -> None:
     print(f"chain: x = x * 1.0001 + 0.1, N = {result['n']:,} ({result['ops']:,} operations)")
-    print(f"  forward {result['forward_ns_per_op']:.0f} ns/op, backward {result['backward_ns_per_op']:.0f} ns/op, "
+    print(f"  forward {result['forward_ns_per_op']:.0f} ns/op, "
+          f"backward {result['backward_ns_per_op']:.0f} ns/op, "
           f"dx_N/dx_0 relative error {result['grad_rel_error']:.2g}")
 
 
@@ -474,7 +480,8 @@ def _print_wide(result: Dict[str, float]) -> None:
     print(f"  forward {result['forward_nodes_per_s'] / 1e6:.2f} M nodes/s, "
           f"backward {result['backward_nodes_per_s'] / 1e6:.2f} M nodes/s")
     print(f"  {result['bytes_per_node']:.0f} bytes/node (graph), "
-          f"{result['bytes_per_node_after_backward']:.0f} after backward, peak {result['peak_bytes_per_node']:.0f}")
+          f"{result['bytes_per_node_after_backward']:.0f} after backward, "
+          f"peak {result['peak_bytes_per_node']:.0f}")
 
 
 def _print_micrograd_reference() -> None:

@@ -5,10 +5,8 @@ No timing is asserted anywhere: only that the code runs and the numbers agree.
 
 import pytest
 
-from microgradcn import Value, bench, topological_order
+from microgradcn import bench, topological_order
 from microgradcn.cli import main as cli_main
-
-nn = pytest.importorskip("microgradcn.nn")
 
 
 def test_moons_data_is_deterministic_and_labelled_plus_minus_one():
