@@ -277,7 +277,9 @@ def run_chain(n: int) -> Dict[str, float]:
     done = clock()
     expected_grad = 1.0001**n  # d x_n / d x_0
     ops = 2 * n
+    rss = max_rss_mib()
     return {
+        "max_rss_mib": rss,
         "n": n,
         "ops": ops,
         "forward_ns_per_op": 1e9 * (built - start) / ops,
@@ -473,6 +475,8 @@ def _print_chain(result: Dict[str, float]) -> None:
     print(f"  forward {result['forward_ns_per_op']:.0f} ns/op, "
           f"backward {result['backward_ns_per_op']:.0f} ns/op, "
           f"dx_N/dx_0 relative error {result['grad_rel_error']:.2g}")
+    print(f"  process max RSS {result['max_rss_mib']:.0f} MiB (the graph holds about {2 * result['ops']:,} Values: "
+          "each step also lifts its 2 constants into leaves)")
 
 
 def _print_wide(result: Dict[str, float]) -> None:
