@@ -12,6 +12,7 @@ measured in the same run, is the number that compares across machines.
   the same order, so its final loss equals the engine's bit for bit.
 * ``chain``: ``x = x * 1.0001 + 0.1`` repeated N times, then backward.
 * ``wide``: a seeded random graph of mixed operations (200,000 Values).
+* ``micrograd``: the moons loop on karpathy's micrograd, only if it is installed.
 
 Run ``microgradcn bench --help`` or ``python benchmarks/run_all.py``.
 """
