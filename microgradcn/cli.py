@@ -133,6 +133,13 @@ def _gallery(args: argparse.Namespace) -> int:
     return run(args.directory, args.check)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    """Run the benchmarks (moons, chain, wide, baseline) and print their figures."""
+    from .bench import main as bench_main
+
+    return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="microgradcn", description="microgradcn: 看得见的反向传播 (a scalar autograd engine for learners)"
@@ -155,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters as JSON")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
+    bench = sub.add_parser("bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)")
+    bench.add_argument(
+        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"]
+    )
+    bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
+    bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
+    bench.set_defaults(func=_bench)
     return parser
 
 

@@ -417,16 +417,17 @@ class Value:
         if self._op is None:
             self.grad += 1
             return
-        _count_uses(self, reset_grad=True)
+        _count_interior_uses(self)
         self.grad = 1
         # Kahn's algorithm: a node is ready once every node using it has passed
-        # its gradient down, so its own gradient is complete.
-        ready = [self]
-        pop = ready.pop
+        # its gradient down, so its own gradient is complete. Leaves are never
+        # counted or queued: they only collect their gradient. A ready first
+        # parent is taken next directly (what pushing and popping it would do).
+        ready: List[Value] = []
         push = ready.append
+        node = self
         try:
-            while ready:
-                node = pop()
+            while True:
                 op = node._op
                 g = node.grad
                 a = node._a
@@ -445,12 +446,18 @@ class Value:
                         da, db = op.local_grad(a.data, b.data, node.data)
                         a.grad += da * g
                         b.grad += db * g
-                    b._pending -= 1
-                    if b._pending == 0 and b._op is not None:
-                        push(b)
-                a._pending -= 1
-                if a._pending == 0 and a._op is not None:
-                    push(a)
+                    if b._op is not None:
+                        b._pending -= 1
+                        if not b._pending:
+                            push(b)
+                if a._op is not None:
+                    a._pending -= 1
+                    if not a._pending:
+                        node = a
+                        continue
+                if not ready:
+                    break
+                node = ready.pop()
         except BaseException as error:
             _reset_pending(self)
             _collector.wake()
@@ -562,7 +569,7 @@ def _walk(root: Value) -> Iterator[Value]:
                 stack.append(parent)
 
 
-def _count_uses(root: Value, reset_grad: bool) -> None:
+def _count_uses(root: Value) -> None:
     """Set each node's `_pending` to the number of edges from nodes in the graph.
 
     Iterative, so graphs of any depth work. A node is first seen when its count
@@ -579,16 +586,45 @@ def _count_uses(root: Value, reset_grad: bool) -> None:
                 continue
             if a._pending == 0:
                 push(a)
-                if reset_grad and a._op is not None:
-                    a.grad = 0
             a._pending += 1
             b = node._b
             if b is not None:
                 if b._pending == 0:
                     push(b)
-                    if reset_grad and b._op is not None:
-                        b.grad = 0
                 b._pending += 1
+    except BaseException:
+        _reset_pending(root)
+        raise
+
+
+def _count_interior_uses(root: Value) -> None:
+    """Like `_count_uses` for backward: count only non-leaf nodes and zero their `.grad`.
+
+    Leaves are skipped entirely (they keep accumulating), which spares
+    backward the bookkeeping of every parameter and input.
+    """
+    stack: List[Value] = []
+    push = stack.append
+    node = root
+    try:
+        while True:
+            b = node._b
+            if b is not None and b._op is not None:
+                if not b._pending:
+                    push(b)
+                    b.grad = 0
+                b._pending += 1
+            a = node._a
+            if a._op is not None:
+                if not a._pending:
+                    a.grad = 0
+                    a._pending = 1
+                    node = a  # first seen: explore it next, without a trip through the stack
+                    continue
+                a._pending += 1
+            if not stack:
+                break
+            node = stack.pop()
     except BaseException:
         _reset_pending(root)
         raise
@@ -605,7 +641,7 @@ def topological_order(root: Value) -> List[Value]:
     `root` comes first and the leaves last: the order in which backward
     visits the graph. Reverse it for the order of the forward pass.
     """
-    _count_uses(root, reset_grad=False)
+    _count_uses(root)
     order = []
     ready = [root]
     while ready:

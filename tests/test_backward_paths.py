@@ -1,0 +1,103 @@
+"""backward()'s fast paths (inlined + and *, leaves never queued) against grad().
+
+grad() walks topological_order() and the derivative table; backward() has its
+own inlined loop. On exact Fractions both must give identical numbers.
+"""
+
+import random
+from fractions import Fraction
+
+import pytest
+
+from microgradcn import Value, grad, topological_order
+
+
+def random_graph(seed, size=300, leaves=12):
+    """A random DAG of + - * relu neg and constants over Fraction leaves."""
+    rng = random.Random(seed)
+    xs = [Value(Fraction(rng.randint(-9, 9), rng.randint(1, 5))) for _ in range(leaves)]
+    nodes = list(xs)
+    for _ in range(size):
+        a = rng.choice(nodes)
+        b = rng.choice(nodes)
+        kind = rng.randrange(7)
+        if kind == 0:
+            out = a + b
+        elif kind == 1:
+            out = a - b
+        elif kind == 2:
+            out = (a * b) * Fraction(1, 3)  # keeps numbers small
+        elif kind == 3:
+            out = a.relu()
+        elif kind == 4:
+            out = -a
+        elif kind == 5:
+            out = 2 + a
+        else:
+            out = a * a
+        nodes.append(out)
+    root = nodes[-1]
+    for v in nodes[-40:-1]:
+        root = root + v
+    return xs, root
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_backward_matches_grad_exactly_on_random_graphs(seed):
+    xs, root = random_graph(seed)
+    expected = grad(root, xs)
+    root.backward()
+    assert [x.grad for x in xs] == expected
+    assert all(type(x.grad) in (int, Fraction) for x in xs)  # exact stays exact
+
+
+def test_leaves_accumulate_and_interior_nodes_reset_on_a_second_backward():
+    x = Value(3)
+    h = x * x  # interior, used twice
+    y = h * h + h
+    y.backward()
+    assert h.grad == 2 * 9 + 1
+    assert x.grad == (2 * 9 + 1) * 6
+    y.backward()
+    assert h.grad == 2 * 9 + 1  # latest pass only
+    assert x.grad == 2 * (2 * 9 + 1) * 6  # accumulated
+
+
+def test_a_leaf_used_by_many_nodes_collects_every_contribution():
+    w = Value(Fraction(1, 2))
+    total = Value(0)
+    for k in range(1, 51):
+        total = total + w * k
+    total.backward()
+    assert w.grad == sum(range(1, 51))
+
+
+def test_failed_backward_leaves_the_graph_usable():
+    x = Value(0.0)
+    y = (x * 2).sqrt() + x * 3  # sqrt'(0) divides by zero in backward
+    with pytest.raises(ValueError, match="sqrt"):
+        y.backward()
+    z = x * 3 + x
+    z.backward()
+    assert x.grad == 4
+    assert all(v._pending == 0 for v in topological_order(y))
+
+
+def test_backward_of_a_deep_chain_does_not_recurse():
+    x = Value(1.0)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    y.backward()
+    assert x.grad == 1.0
+
+
+def test_topological_order_puts_every_node_after_its_users():
+    xs, root = random_graph(3, size=200)
+    order = topological_order(root)
+    position = {id(v): i for i, v in enumerate(order)}
+    assert len(position) == len(order)
+    assert order[0] is root
+    for v in order:
+        for p in v.parents:
+            assert position[id(p)] > position[id(v)]
