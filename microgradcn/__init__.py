@@ -10,8 +10,7 @@
 
 from .engine import Op, Value, grad, is_grad_enabled, no_grad, set_gc_pause, topological_order
 from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
-
-from . import datasets, functional, init, nn, optim  # noqa: E402  (issue 3: networks)
+from . import datasets, functional, init, nn, optim
 
 __version__ = "0.1.0"
 
@@ -27,4 +26,9 @@ __all__ = [
     "numerical_gradient",
     "gradcheck",
     "GradcheckError",
+    "datasets",
+    "functional",
+    "init",
+    "nn",
+    "optim",
 ]

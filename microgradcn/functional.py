@@ -197,4 +197,3 @@ def l1_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ |p|: pushes weights to exactly zero (sparse models)."""
     ps = [_value(p) for p in _as_list(params, "params")]
     return alpha * sum(abs(p) for p in ps)
-

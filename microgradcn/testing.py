@@ -177,4 +177,3 @@ def _expressions(draw: Callable, n_inputs, n_ops, names, min_value, max_value) -
     if not steps:  # always differentiate through at least one operation
         steps.append(("mul", (0, 0)))
     return Expression(tuple(inputs), tuple(steps))
-

@@ -21,7 +21,7 @@ from . import datasets, functional as F, optim
 from .engine import Value
 from .nn import MLP, Module
 
-__all__ = ["to_values", "fit", "History", "Task", "TASKS", "make_task", "make_optimizer", "OPTIMIZERS"]
+__all__ = ["to_values", "fit", "History", "Task", "make_task", "make_optimizer", "OPTIMIZERS"]
 
 
 def to_values(X) -> List[List[Value]]:

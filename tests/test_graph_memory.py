@@ -1,7 +1,6 @@
 """Deep graphs, freeing by reference counting alone, and the scoped collector pause."""
 
 import gc
-import math
 import weakref
 
 import pytest

@@ -246,7 +246,8 @@ def test_batchnorm_train_normalises_each_feature_and_updates_running_stats():
         assert np.mean(col) == pytest.approx(0.0, abs=1e-12)
         assert np.var(col) == pytest.approx(1.0, rel=1e-3)
     assert bn.running_mean == pytest.approx([0.1 * 3.0, 0.1 * 30.0])
-    assert bn.running_var == pytest.approx([0.9 + 0.1 * np.var([1, 2, 3, 6], ddof=1), 0.9 + 0.1 * np.var([10, 20, 30, 60], ddof=1)])
+    expected_var = [0.9 + 0.1 * np.var(col, ddof=1) for col in ([1, 2, 3, 6], [10, 20, 30, 60])]
+    assert bn.running_var == pytest.approx(expected_var)
 
 
 def test_batchnorm_eval_uses_running_stats():
