@@ -15,10 +15,8 @@ every multiplication can be seen in the computation graph.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 from numbers import Real
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -26,6 +24,7 @@ import numpy as np
 
 from . import init as initialisers
 from .engine import Value
+from .serialization import load, save
 
 __all__ = [
     "Module",
@@ -472,59 +471,3 @@ class BatchNorm(Module):
 
 def _data(x) -> float:
     return x.data if isinstance(x, Value) else x
-
-
-# ------------------------------------------------------------- save and load
-_FORMAT = "microgradcn-state"
-_VERSION = 1
-
-
-def save(module: Module, path: Union[str, os.PathLike]) -> None:
-    """Write `module`'s parameters (and buffers) to `path` as JSON, atomically.
-
-    The file is written to a temporary file in the same directory and then
-    renamed over `path`, so a crash never leaves a half-written model.
-    """
-    payload = {
-        "format": _FORMAT,
-        "version": _VERSION,
-        "model": type(module).__name__,
-        "state": {name: float(x) for name, x in module.state_dict().items()},
-    }
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".microgradcn-", suffix=".json.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1, allow_nan=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load(module: Module, path: Union[str, os.PathLike]) -> None:
-    """Read a file written by `save` into `module`.
-
-    Raises ValueError (naming the file and the problem) if the file is not
-    valid JSON, not a microgradcn state file, or does not match the model's
-    parameter names; in every such case the model is left unchanged.
-    """
-    path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not a valid JSON model file ({error})") from None
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT or "state" not in payload:
-        raise ValueError(f"{path}: not a microgradcn model file (expected a JSON object with format {_FORMAT!r})")
-    if payload.get("version") != _VERSION:
-        raise ValueError(f"{path}: unsupported file version {payload.get('version')!r}, expected {_VERSION}")
-    try:
-        module.load_state_dict(payload["state"])
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
