@@ -59,9 +59,9 @@ def _log(v):
     return v.log() if type(v) is Value else math.log(v)
 
 
-def _reciprocal(v):
-    # 1 / 2 would be the float 0.5: keep exact graphs exact when dividing by an int.
-    return Fraction(1, v) if type(v) is int else 1 / v
+def _reciprocal(v, out):
+    # 1 / 2 would be the float 0.5: when the quotient is exact, keep its derivative exact too.
+    return Fraction(1, v) if type(v) is int and type(out) is Fraction else 1 / v
 
 
 def _sigmoid(v):
@@ -73,7 +73,7 @@ def _sigmoid(v):
 ADD = Op("+", 2, lambda a, b, out: (1, 1))
 SUB = Op("-", 2, lambda a, b, out: (1, -1))
 MUL = Op("*", 2, lambda a, b, out: (b, a))
-DIV = Op("/", 2, lambda a, b, out: (_reciprocal(b), -out / b))
+DIV = Op("/", 2, lambda a, b, out: (_reciprocal(b, out), -out / b))
 POW = Op("**", 2, lambda a, b, out: (b * a ** (b - 1), out * _log(a)))
 PRELU = Op("prelu", 2, lambda a, b, out: (1, 0) if a > 0 else (b, a))
 POW_CONST = Op("**", 1, lambda a, b, out: b * a ** (b - 1) if b != 0 else 0)
@@ -135,19 +135,30 @@ class no_grad:
             y = model(x)
     """
 
+    def __init__(self) -> None:
+        self._previous: List[bool] = []  # a stack, so one instance may be nested
+
     def __enter__(self) -> "no_grad":
         global _grad_enabled
-        self._previous = _grad_enabled
+        self._previous.append(_grad_enabled)
         _grad_enabled = False
         _collector.wake()
         return self
 
     def __exit__(self, *exc_info) -> None:
         global _grad_enabled
-        _grad_enabled = self._previous
+        _grad_enabled = self._previous.pop()
 
     def __call__(self, func: Callable) -> Callable:
         import functools
+        import inspect
+
+        if inspect.isgeneratorfunction(func):
+            # The context would end at the first yield, or span the caller's code between yields.
+            raise TypeError(
+                f"no_grad() cannot decorate the generator function {func.__name__!r}; "
+                "use `with no_grad():` inside it"
+            )
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
@@ -417,8 +428,6 @@ class Value:
         if self._op is None:
             self.grad += 1
             return
-        _count_interior_uses(self)
-        self.grad = 1
         # Kahn's algorithm: a node is ready once every node using it has passed
         # its gradient down, so its own gradient is complete. Leaves are never
         # counted or queued: they only collect their gradient. A ready first
@@ -427,6 +436,8 @@ class Value:
         push = ready.append
         node = self
         try:
+            _count_interior_uses(self)
+            self.grad = 1
             while True:
                 op = node._op
                 g = node.grad
@@ -644,14 +655,18 @@ def topological_order(root: Value) -> List[Value]:
     _count_uses(root)
     order = []
     ready = [root]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for parent in (node._a, node._b):
-            if parent is not None:
-                parent._pending -= 1
-                if parent._pending == 0:
-                    ready.append(parent)
+    try:
+        while ready:
+            node = ready.pop()
+            order.append(node)
+            for parent in (node._a, node._b):
+                if parent is not None:
+                    parent._pending -= 1
+                    if parent._pending == 0:
+                        ready.append(parent)
+    except BaseException:  # e.g. Ctrl-C: leave no stale counts for the next backward
+        _reset_pending(root)
+        raise
     return order
 
 

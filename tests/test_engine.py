@@ -1,6 +1,8 @@
 """The engine: construction, every op (value and derivative), backward semantics, grad()."""
 
 import math
+import signal
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -233,14 +235,46 @@ def test_domain_errors_name_the_op_and_value(build, error, message):
 
 
 def test_backward_through_an_infinite_derivative_raises_clearly_and_recovers():
-    x = Value(0.0, "x")
-    y = x.sqrt()
+    a = Value(3.0, "a")
+    u = a * a
+    y = (u - 9).sqrt()  # sqrt at 0: its derivative is infinite
     with pytest.raises(ValueError, match="backward failed at 'sqrt' node with data 0.0"):
         y.backward()
-    # The graph is still usable: bookkeeping was reset.
-    z = Value(4.0)
-    w = z.sqrt() + y * 0
-    assert w.data == 2.0
+    # The bookkeeping was reset: a later backward through the shared nodes is right.
+    a.grad = 0
+    z = u * 2
+    z.backward()
+    assert a.grad == 12.0
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs POSIX interval timers")
+def test_an_interrupted_topological_order_leaves_no_stale_state():
+    x = Value(1.0)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0 + 0.0
+    start = time.perf_counter()
+    topological_order(y)
+    duration = time.perf_counter() - start
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        for fraction in (0.3, 0.6, 0.9):  # land inside counting, then inside ordering
+            signal.setitimer(signal.ITIMER_REAL, duration * fraction)
+            try:
+                topological_order(y)
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    x.grad = 0
+    y.backward()  # stale use counts would stop the chain rule early
+    assert x.grad == 1.0
 
 
 # ---------------------------------------------------------- backward semantics
@@ -388,3 +422,39 @@ def test_dividing_an_exact_value_by_an_int_keeps_gradients_exact():
     out = (a - 4) ** 2 / 2
     out.backward()
     assert out.data == Fraction(3481, 800) and a.grad == Fraction(-59, 20)
+
+
+def test_abs_derivative_at_zero_is_zero():
+    x = Value(0.0)
+    abs(x).backward()
+    assert x.grad == 0
+
+
+def test_power_zero_has_derivative_zero_even_at_zero():
+    x = Value(0.0)
+    y = x ** 0
+    y.backward()
+    assert y.data == 1 and x.grad == 0
+
+
+def test_int_division_is_a_float_with_float_gradients():
+    a, b = Value(1), Value(3)
+    q = a / b
+    q.backward()
+    assert q.data == 1 / 3 and type(a.grad) is float and a.grad == 1 / 3
+
+
+def test_one_no_grad_instance_can_be_nested():
+    ctx = no_grad()
+    with ctx:
+        with ctx:
+            assert not is_grad_enabled()
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+
+
+def test_no_grad_refuses_to_decorate_generators():
+    with pytest.raises(TypeError, match="cannot decorate the generator function 'gen'"):
+        @no_grad()
+        def gen():
+            yield Value(1.0) * 2

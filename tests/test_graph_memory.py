@@ -62,56 +62,83 @@ def test_a_node_is_not_reachable_from_itself():
         stack.extend(gc.get_referents(obj))
 
 
-def test_collector_pauses_while_recording_and_resumes_after_backward():
-    assert gc.isenabled()
+DEFAULT = gc.get_threshold()
+RAISED = (_collector.PAUSED_THRESHOLD,) + DEFAULT[1:]
+
+
+def test_collection_is_less_frequent_while_recording_and_restored_after_backward():
+    assert gc.get_threshold() == DEFAULT
     x = Value(1.0)
     y = x * 2
-    assert not gc.isenabled()
+    assert gc.get_threshold() == RAISED and gc.isenabled()  # never switched off
     y.backward()
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
 
 
-def test_collector_resumes_when_the_graph_is_dropped_unused():
+def test_thresholds_restored_when_the_graph_is_dropped_unused():
     y = Value(1.0) * 2
-    assert not gc.isenabled()
+    assert gc.get_threshold() == RAISED
     del y
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
 
 
-def test_collector_resumes_in_no_grad_and_after_grad():
+def test_thresholds_restored_in_no_grad_and_after_grad():
     x = Value(1.0)
     y = x * 2
     with no_grad():
-        assert gc.isenabled()
+        assert gc.get_threshold() == DEFAULT
     z = x * 3
-    assert not gc.isenabled()
+    assert gc.get_threshold() == RAISED
     grad(z, [x])
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
     del y
 
 
-def test_collector_resumes_when_backward_fails():
+def test_thresholds_restored_when_backward_fails():
     y = Value(0.0).sqrt()
     with pytest.raises(ValueError):
         y.backward()
-    assert gc.isenabled()
+    assert gc.get_threshold() == DEFAULT
 
 
-def test_a_collector_the_user_turned_off_stays_off():
+def test_a_collector_the_user_turned_off_is_not_touched():
     gc.disable()
     try:
         y = Value(1.0) * 2
+        assert gc.get_threshold() == DEFAULT
         y.backward()
         assert not gc.isenabled()
     finally:
         gc.enable()
 
 
+def test_thresholds_the_user_changed_meanwhile_are_kept():
+    y = Value(1.0) * 2
+    assert gc.get_threshold() == RAISED
+    gc.set_threshold(5000, 10, 10)
+    try:
+        y.backward()
+        assert gc.get_threshold() == (5000, 10, 10)
+    finally:
+        gc.set_threshold(*DEFAULT)
+
+
+def test_a_higher_user_threshold_is_not_lowered():
+    gc.set_threshold(500_000, *DEFAULT[1:])
+    try:
+        y = Value(1.0) * 2
+        assert gc.get_threshold()[0] == 500_000
+        y.backward()
+        assert gc.get_threshold()[0] == 500_000
+    finally:
+        gc.set_threshold(*DEFAULT)
+
+
 def test_pause_can_be_switched_off():
     set_gc_pause(False)
     try:
         y = Value(1.0) * 2
-        assert gc.isenabled()
+        assert gc.get_threshold() == DEFAULT
         y.backward()
     finally:
         set_gc_pause(True)

@@ -1,4 +1,4 @@
-"""Every ```python block of the README runs (in a temporary folder), and so do its test functions."""
+"""Every ```python block of the README runs (in a temporary folder) and prints what the README says."""
 
 import re
 from pathlib import Path
@@ -8,16 +8,45 @@ import pytest
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
 
+# (text that identifies a block, texts its output must contain, in order)
+EXPECTED_OUTPUT = [
+    ('tax = Value(Fraction(11, 10), label="消费税")', ["220\n", "11/5 110 200\n"]),
+    ("z = (x * y + x ** 2).tanh()", ["tanh ['+']\n"]),
+    ("(dx,) = grad(x ** 3, [x], create_graph=True)", ["12.0 12.0\n", "0.69314718055994"]),
+    ("print(gradcheck(", ["∂f/∂x0", "✓", "∂f/∂x1", "✓"]),
+    ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
+    ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
+    ("model = MLP(2, [16, 16, 1], seed=0)", ["accuracy 100%"]),
+]
+
 
 def test_readme_has_examples():
     assert len(BLOCKS) >= 3
 
 
+def _expected_for(block):
+    for marker, texts in EXPECTED_OUTPUT:
+        if marker in block:
+            return texts
+    return []
+
+
+def test_every_expected_output_names_a_real_block():
+    for marker, _ in EXPECTED_OUTPUT:
+        assert any(marker in block for block in BLOCKS), marker
+
+
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
-def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
+def test_readme_example_runs_and_prints_what_it_says(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": f"readme_block_{index}"}
     exec(compile(BLOCKS[index], f"README.md block {index}", "exec"), namespace)
     for name, obj in list(namespace.items()):
         if name.startswith("test_") and callable(obj):
             obj()
+    output = capsys.readouterr().out
+    position = 0
+    for text in _expected_for(BLOCKS[index]):
+        found = output.find(text, position)
+        assert found >= 0, f"README block {index} should print {text!r}; it printed:\n{output}"
+        position = found + len(text)
