@@ -219,3 +219,35 @@ def test_bad_schedule_value_and_bad_types():
         SGD([1.0], lr=0.1)
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm([p], -1)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda ps: SGD(ps, lr=math.inf), "lr"),
+        (lambda ps: SGD(ps, lr=math.nan), "lr"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=math.inf), "momentum"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=math.inf), "weight_decay"),
+        (lambda ps: Adam(ps, eps=math.inf), "eps"),
+        (lambda ps: RMSProp(ps, eps=math.nan), "eps"),
+        (lambda ps: AdaGrad(ps, weight_decay=math.nan), "weight_decay"),
+        (lambda ps: clip_grad_norm(ps, math.inf), "max_norm"),
+        (lambda ps: clip_grad_value(ps, math.nan), "clip"),
+    ],
+)
+def test_non_finite_hyper_parameters_raise_value_error_naming_them(make, name):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        make([Value(1.0)])
+
+
+def test_non_finite_schedule_value_is_rejected_at_the_step():
+    opt = SGD([Value(1.0)], lr=lambda k: math.inf)
+    with pytest.raises(ValueError, match="lr schedule at step 0 must be a finite number, got inf"):
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), Adam, lambda ps: clip_grad_norm(ps, 1.0)])
+def test_a_parameter_listed_twice_is_rejected_with_its_index(make):
+    a, b = Value(1.0), Value(2.0)
+    with pytest.raises(ValueError, match="parameter at index 2 is the same Value as the one at index 0"):
+        make([a, b, a])
