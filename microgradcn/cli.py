@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -81,6 +82,8 @@ def _train(args: argparse.Namespace) -> int:
     from .train import final_accuracy, fit, make_task
 
     try:
+        if args.save:
+            _check_writable(Path(args.save))  # fail now, not after the training
         task = make_task(args.task, steps=args.steps, lr=args.lr, optimizer=args.optimizer, seed=args.seed)
     except (TypeError, ValueError) as error:
         print(f"microgradcn train: {error}", file=sys.stderr)
@@ -96,9 +99,24 @@ def _train(args: argparse.Namespace) -> int:
     print(f"完成 done: {task.name}, {history.steps} steps, loss {final_loss:.4f}, "
           f"训练集准确率 train accuracy {accuracy:.1%}, {history.seconds:.2f} s ({per_step * 1000:.1f} ms/step)")
     if args.save:
-        task.model.save(args.save)
+        try:
+            task.model.save(args.save)
+        except OSError as error:  # e.g. the disk filled up during training
+            print(f"microgradcn train: could not save to {args.save}: {error}", file=sys.stderr)
+            return 1
         print(f"模型已保存 model saved: {args.save}")
     return 0
+
+
+def _check_writable(path: Path) -> None:
+    """ValueError unless `path` names a file that can be created in an existing, writable directory."""
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"--save {path}: is a directory, expected a file name")
+    if not folder.is_dir():
+        raise ValueError(f"--save {path}: directory {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--save {path}: directory {folder} is not writable")
 
 
 def _render(args: argparse.Namespace) -> int:

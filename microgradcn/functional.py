@@ -67,6 +67,13 @@ def _data(x) -> float:
     return x.data if isinstance(x, Value) else x
 
 
+def _check_targets(targets: list, what: str) -> None:
+    # A target outside [0, 1] (or nan) still gives a number, just a meaningless one: refuse it.
+    for t in targets:
+        if not 0 <= _data(t) <= 1:
+            raise ValueError(f"{what} needs targets in [0, 1], got {_data(t)!r}")
+
+
 def _mean(terms: list) -> Value:
     # Same shape as micrograd's demo: sum(...) * (1 / n).
     return sum(terms) * (1.0 / len(terms))
@@ -128,6 +135,7 @@ def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
     for x in p:
         if not 0 <= _data(x) <= 1:
             raise ValueError(f"binary_cross_entropy needs probabilities in [0, 1], got {_data(x)!r}")
+    _check_targets(t, "binary_cross_entropy")
     terms = [t_i * (_value(p_i) + eps).log() + (1 - t_i) * (1 - _value(p_i) + eps).log() for p_i, t_i in zip(p, t)]
     return -_mean(terms)
 
@@ -135,6 +143,7 @@ def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
 def binary_cross_entropy_with_logits(logits, target) -> Value:
     """BCE of sigmoid(z) against t in [0, 1], computed stably as (1/n) Σ softplus(z) - t·z."""
     z, t = _pair(logits, target)
+    _check_targets(t, "binary_cross_entropy_with_logits")
     return _mean([_value(z_i).softplus() - t_i * z_i for z_i, t_i in zip(z, t)])
 
 
@@ -159,6 +168,7 @@ def cross_entropy(logits, target) -> Value:
     t = _as_list(target, "target")
     if len(t) != len(logp):
         raise ValueError(f"one-hot target must have {len(logp)} entries, got {len(t)}")
+    _check_targets(t, "cross_entropy")
     return -sum(t_i * lp for t_i, lp in zip(t, logp))
 
 
@@ -170,6 +180,7 @@ def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
             raise ValueError(f"class index target must be in [0, {len(p)}), got {target}")
         return -(_value(p[int(target)]) + eps).log()
     p, t = _pair(p, target)
+    _check_targets(t, "cross_entropy_from_probs")
     return -sum(t_i * (_value(p_i) + eps).log() for p_i, t_i in zip(p, t))
 
 

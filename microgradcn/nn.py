@@ -84,12 +84,21 @@ class Module:
     lists, or inside sub-modules. Their names follow the attribute path, e.g.
     ``layers.0.neurons.3.w.1`` (layer 0, neuron 3, weight 1), and are stable:
     they depend only on the architecture, so they can key a saved file.
+    A parameter or sub-module reachable under several names (tied weights)
+    is listed once, under the first name, as in PyTorch.
     """
 
     training: bool = True
 
     def named_parameters(self, prefix: str = "") -> Iterator[Tuple[str, Value]]:
-        """Yield (dotted name, Value) for every parameter, in a fixed order."""
+        """Yield (dotted name, Value) for every distinct parameter, in a fixed order."""
+        seen = set()  # ids: a tied parameter must not be updated twice per step
+        for name, p in self._all_named_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _all_named_parameters(self, prefix: str) -> Iterator[Tuple[str, Value]]:
         for name, item in vars(self).items():
             if not name.startswith("_"):
                 yield from _named(item, prefix + name)
@@ -185,7 +194,7 @@ def _named(item: object, name: str) -> Iterator[Tuple[str, Value]]:
     if type(item) is Value:
         yield name, item
     elif isinstance(item, Module):
-        yield from item.named_parameters(name + ".")
+        yield from item._all_named_parameters(name + ".")
     elif isinstance(item, (list, tuple)):
         for i, sub in enumerate(item):
             yield from _named(sub, f"{name}.{i}")
@@ -249,6 +258,8 @@ class Neuron(Module):
         self._bias = bias
 
     def __call__(self, x: Sequence[Union[Value, float]]) -> Value:
+        if len(x) != len(self.w):
+            raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
         if self._bias:
             act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
         else:
@@ -364,7 +375,9 @@ class Dropout(Module):
 
     The scaling keeps every output's expectation equal to its input, so eval
     mode is simply the identity. p = 0 is the identity; p = 1 drops everything.
-    `seed` makes the masks reproducible.
+    `seed` makes the masks reproducible. The output is always made of Values
+    (numbers are wrapped, Values pass through unchanged in eval mode), so code
+    that reads ``.data`` works in both modes.
     """
 
     def __init__(self, p: float = 0.5, seed: Optional[int] = None, rng: Optional[np.random.Generator] = None):
@@ -377,7 +390,7 @@ class Dropout(Module):
         single = isinstance(xs, Value) or isinstance(xs, Real)
         items = [xs] if single else list(xs)
         if not self.training or self.p == 0:
-            out = items
+            out = [_as_value(x) for x in items]
         elif self.p == 1:
             out = [_as_value(x) * 0.0 for x in items]
         else:

@@ -29,11 +29,13 @@ LearningRate = Union[float, Callable[[int], float]]
 
 
 def _check(name: str, value: object, low: float = 0.0, high: float = math.inf, open_high: bool = False) -> float:
-    """`value` as a float if low <= value <= high (< high if open_high), else ValueError naming it."""
+    """`value` as a float if it is finite and low <= value <= high (< high if open_high), else ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
     ok = low <= value < high if open_high else low <= value <= high
-    if not ok or math.isnan(value):
+    if not ok:
         bound = f"[{low:g}, {high:g}{')' if open_high else ']'}"
         raise ValueError(f"{name} must be in {bound}, got {value!r}")
     return float(value)
@@ -43,9 +45,15 @@ def _params(params: Iterable[Value]) -> List[Value]:
     ps = list(params)
     if not ps:
         raise ValueError("optimizer got an empty parameter list")
-    for p in ps:
+    first_index = {}  # id(p) -> its first position
+    for i, p in enumerate(ps):
         if not isinstance(p, Value):
             raise TypeError(f"optimizer parameters must be Values, got {type(p).__name__}: {p!r}")
+        j = first_index.setdefault(id(p), i)
+        if j != i:
+            # A repeated parameter would be updated twice per step (tied weights listed twice).
+            raise ValueError(f"parameter at index {i} is the same Value as the one at index {j}; "
+                             "each parameter must appear once")
     return ps
 
 

@@ -166,8 +166,14 @@ def make_task(
       hinge + 1e-4·Σp², SGD with lr = lr0·(1 − 0.9·k/steps), lr0 = 1.0, 100 steps).
     * spiral: 3 arms of 30 points, MLP(2, [16, 16, 3]), cross-entropy, Adam (lr 0.05), 200 steps.
 
-    `steps`, `lr` and `optimizer` override the defaults.
+    `steps`, `lr` and `optimizer` override the defaults. A bad override (steps
+    not a positive int, lr negative or not finite) raises ValueError before
+    anything is built, so no time is spent training with it.
     """
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if lr is not None:
+        optim._check("lr", lr)  # also covers moons, whose rate is a schedule checked only at each step
     if name == "xor":
         X, y = datasets.xor()
         model = MLP(2, [4, 1], activation="tanh", init="xavier_uniform", seed=seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -133,10 +134,9 @@ def test_penalty_gradients(xs):
         gradcheck(lambda a, b, c: F.l1_penalty([a, b, c], 0.3), xs)
 
 
-@given(vec(3), vec(3))
+@given(vec(3), vec(3, unit))
 def test_cross_entropy_equals_minus_log_softmax_dot_target(xs, ts):
-    total = sum(ts) or 1.0
-    t = [x / total for x in ts] if sum(ts) else [1.0, 0.0, 0.0]
+    t = [x / sum(ts) for x in ts] if sum(ts) else [1.0, 0.0, 0.0]
     expected = -sum(ti * lp.data for ti, lp in zip(t, F.log_softmax(xs)))
     assert F.cross_entropy(xs, t).data == pytest.approx(expected, abs=1e-9)
 
@@ -175,3 +175,40 @@ def test_loss_values_match_plain_float_formulas(xs, ts, ys):
     assert [v.data for v in F.log_softmax(xs)] == pytest.approx([math.log(e / sum(exps)) for e in exps])
     assert F.l2_penalty(xs, 0.5).data == pytest.approx(0.5 * sum(x * x for x in xs))
     assert F.l1_penalty(xs, 0.5).data == pytest.approx(0.5 * sum(abs(x) for x in xs))
+
+
+@pytest.mark.parametrize("bad", [-0.5, 1.5, math.nan])
+@pytest.mark.parametrize(
+    "loss, name",
+    [
+        (lambda t: F.binary_cross_entropy([0.5], [t]), "binary_cross_entropy"),
+        (lambda t: F.binary_cross_entropy_with_logits([0.0], [t]), "binary_cross_entropy_with_logits"),
+        (lambda t: F.cross_entropy([1.0, 2.0], [t, 0.0]), "cross_entropy"),
+        (lambda t: F.cross_entropy_from_probs([0.5, 0.5], [t, 0.0]), "cross_entropy_from_probs"),
+    ],
+    ids=["bce", "bce_logits", "ce_soft", "ce_probs"],
+)
+def test_targets_outside_zero_one_are_rejected_naming_the_value(loss, name, bad):
+    with pytest.raises(ValueError, match=f"{name} needs targets in \\[0, 1\\], got {bad!r}"):
+        loss(bad)
+
+
+def test_cross_entropy_rejects_a_negative_class_index():
+    for target in (-1, np.int64(-1), [0, -1]):
+        logits = [[1.0, 2.0], [3.0, 4.0]] if isinstance(target, list) else [1.0, 2.0]
+        with pytest.raises(ValueError, match="class index target must be in \\[0, 2\\), got -1"):
+            F.cross_entropy(logits, target)
+    with pytest.raises(ValueError, match="cross_entropy needs targets in \\[0, 1\\], got -1.0"):
+        F.cross_entropy([1.0], -1.0)  # a float is a soft target, not an index
+
+
+@pytest.mark.parametrize("p, t", [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0)])
+def test_binary_cross_entropy_stays_finite_at_p_zero_and_one(p, t):
+    prob = Value(p)
+    loss = F.binary_cross_entropy([prob], [t])
+    loss.backward()
+    assert math.isfinite(loss.data) and math.isfinite(prob.grad)
+    # −[t log(p + ε) + (1 − t) log(1 − p + ε)] with ε = 1e-7, and its derivative.
+    eps = 1e-7
+    assert loss.data == pytest.approx(-(t * math.log(p + eps) + (1 - t) * math.log(1 - p + eps)), rel=1e-12)
+    assert prob.grad == pytest.approx(-(t / (p + eps) - (1 - t) / (1 - p + eps)), rel=1e-9)

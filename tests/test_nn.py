@@ -117,6 +117,47 @@ def test_named_parameters_are_stable_dotted_paths():
     assert len(names) == len(set(names)) == 17
 
 
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("xs", [[1.0], [1.0, 2.0, 3.0], []])
+def test_neuron_rejects_a_wrong_number_of_inputs(bias, xs):
+    neuron = Neuron(2, bias=bias, seed=0)
+    with pytest.raises(ValueError, match=f"expects 2 inputs, got {len(xs)}"):
+        neuron(xs)
+    with pytest.raises(ValueError, match=f"expects 2 inputs, got {len(xs)}"):
+        MLP(2, [3, 1], bias=bias, seed=0)(xs)
+
+
+class Tied(Module):
+    """A weight-tied model: one Layer and one Value, each reachable under two names."""
+
+    def __init__(self):
+        self.encoder = Layer(2, 2, seed=0)
+        self.decoder = self.encoder
+        self.scale = Value(2.0)
+        self.parts = [self.scale, Value(3.0)]
+
+
+def test_tied_parameters_are_listed_once_under_the_first_name():
+    model = Tied()
+    names = [n for n, _ in model.named_parameters()]
+    assert names == [
+        "encoder.neurons.0.w.0", "encoder.neurons.0.w.1", "encoder.neurons.0.b",
+        "encoder.neurons.1.w.0", "encoder.neurons.1.w.1", "encoder.neurons.1.b",
+        "scale", "parts.1",
+    ]
+    params = model.parameters()
+    assert len({id(p) for p in params}) == len(params) == 8
+    assert list(model.state_dict()) == names
+
+
+def test_a_tied_parameter_gets_one_optimiser_update_per_step():
+    model = Tied()
+    opt = SGD(model.parameters(), lr=0.1)
+    (model.scale * model.parts[0]).backward()  # d/d scale of scale² = 2·scale = 4
+    opt.step()
+    assert model.scale.data == pytest.approx(2.0 - 0.1 * 4.0)
+
+
 def test_zero_grad_and_repr():
     model = MLP(2, [3, 1], seed=0)
     model([1.0, 2.0]).backward()
@@ -214,6 +255,19 @@ def test_dropout_preserves_expectation_and_drops_with_rate_p():
     assert np.mean(ys) == pytest.approx(2.0, rel=0.02)
     assert np.mean([y == 0 for y in ys]) == pytest.approx(0.3, abs=0.015)
     assert set(np.round(ys, 12)) == {0.0, round(2.0 / 0.7, 12)}
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout_returns_values_in_both_modes(p, training):
+    drop = Dropout(p, seed=0).train(training)
+    ys = drop([1.0, 2.0, 3])
+    assert all(type(y) is Value for y in ys)
+    assert type(drop(2.0)) is Value
+    if not training:
+        assert [y.data for y in ys] == [1.0, 2.0, 3]
+        x = Value(4.0)
+        assert drop(x) is x  # eval mode adds no node
 
 
 def test_dropout_eval_is_identity_and_p_edges():

@@ -81,12 +81,71 @@ def test_sgd_weight_decay_equals_adding_half_lambda_norm_to_the_loss():
         assert a.data == pytest.approx(b.data)
 
 
-def test_adam_l2_weight_decay_adds_to_gradient():
-    p = Value(1.0)
-    opt = Adam([p], lr=0.1, weight_decay=0.5)
-    (p * p).backward()
-    opt.step()
-    assert p.data == pytest.approx(0.9)  # first Adam step is η·sign(g + λp) whatever the size
+# Reference trajectories from torch.optim 2.13 (float64), produced by this script:
+#
+#   import torch; torch.set_default_dtype(torch.float64)
+#   a, b = torch.tensor(1.0, requires_grad=True), torch.tensor(-0.5, requires_grad=True)
+#   opt = torch.optim.Adam([a, b], lr=0.1, weight_decay=0.5)   # etc., as in TORCH_CASES
+#   for _ in range(3):
+#       opt.zero_grad(); ((a - 2) ** 2 + a * b + b ** 4).backward(); opt.step()
+#       print(a.item(), b.item())
+#
+# The loss's gradients (2(a-2) + b, a + 4b³) are not proportional to the
+# parameters, so L2 weight decay changes the gradient's direction and Adam's
+# scale invariance cannot hide it; eps = 1.0 is as large as √v, so eps inside
+# the square root or before the bias correction would change the numbers.
+TORCH_CASES = [
+    ("sgd_wd", lambda ps: SGD(ps, lr=0.1, weight_decay=0.1),
+     [(1.24, -0.545), (1.4341, -0.59879855), (1.592818855, -0.6503385522865949)]),
+    ("momentum_wd", lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+     [(1.24, -0.545), (1.6501000000000001, -0.63929855), (2.136598855, -0.7782710584613997)]),
+    ("nesterov_wd", lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+     [(1.456, -0.5855), (1.940701, -0.734921794955), (2.36471634204145, -0.8689847617270692)]),
+    ("adagrad_wd", lambda ps: AdaGrad(ps, lr=0.1, weight_decay=0.1),
+     [(1.0999999999958334, -0.5999999999777778), (1.16903323381595, -0.6364243277846544),
+      (1.2239783225453693, -0.6516209477323471)]),
+    ("adagrad_eps1", lambda ps: AdaGrad(ps, lr=0.1, eps=1.0),
+     [(1.0714285714285714, -0.5333333333333333), (1.1250392418502968, -0.560947103390916),
+      (1.1698246751829402, -0.5842136072543219)]),
+    ("rmsprop_wd", lambda ps: RMSProp(ps, lr=0.01, weight_decay=0.1),
+     [(1.0999999958333335, -0.5999999777777827), (1.1692146139677915, -0.6365833088884968),
+      (1.2244493037734558, -0.651797316652106)]),
+    ("rmsprop_eps1", lambda ps: RMSProp(ps, lr=0.01, eps=1.0),
+     [(1.02, -0.5047619047619047), (1.0382550716198622, -0.5094828269398125),
+      (1.0553290177971317, -0.5141677344062594)]),
+    ("adam_wd", lambda ps: Adam(ps, lr=0.1, weight_decay=0.5),
+     [(1.0999999995, -0.5999999960000002), (1.1997212251711282, -0.6464470872804944),
+      (1.298742906198657, -0.6349482862390046)]),
+    ("adam_eps1", lambda ps: Adam(ps, lr=0.1, eps=1.0),
+     [(1.0714285714285714, -0.5333333333333333), (1.1423072932121539, -0.5658011851386893),
+      (1.2125543037082542, -0.597121995983965)]),
+    ("adamw_wd", lambda ps: AdamW(ps, lr=0.1, weight_decay=0.5),
+     [(1.0499999996, -0.574999998), (1.0974725402574694, -0.6415333363657211),
+      (1.142519974636678, -0.6874859144211531)]),
+    ("adamw_eps1", lambda ps: AdamW(ps, lr=0.1, eps=1.0, weight_decay=0.5),
+     [(1.0214285714285714, -0.5083333333333333), (1.0416169648019715, -0.5161541295351264),
+      (1.0606150466531852, -0.5234752987560651)]),
+]
+
+
+def run_pair(make, steps):
+    a, b = Value(1.0), Value(-0.5)
+    opt = make([a, b])
+    trace = []
+    for _ in range(steps):
+        opt.zero_grad()
+        ((a - 2) ** 2 + a * b + b**4).backward()
+        opt.step()
+        trace.append((a.data, b.data))
+    return trace
+
+
+@pytest.mark.parametrize("make, expected", [c[1:] for c in TORCH_CASES], ids=[c[0] for c in TORCH_CASES])
+def test_one_and_three_steps_match_torch_optim(make, expected):
+    for steps in (1, 3):
+        got = [x for pair in run_pair(make, steps) for x in pair]
+        want = [x for pair in expected[:steps] for x in pair]
+        assert got == pytest.approx(want, rel=1e-12, abs=1e-15)
 
 
 def test_learning_rate_schedule_is_called_with_the_step_index():
@@ -160,3 +219,35 @@ def test_bad_schedule_value_and_bad_types():
         SGD([1.0], lr=0.1)
     with pytest.raises(ValueError, match="max_norm"):
         clip_grad_norm([p], -1)
+
+
+@pytest.mark.parametrize(
+    "make, name",
+    [
+        (lambda ps: SGD(ps, lr=math.inf), "lr"),
+        (lambda ps: SGD(ps, lr=math.nan), "lr"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=math.inf), "momentum"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=math.inf), "weight_decay"),
+        (lambda ps: Adam(ps, eps=math.inf), "eps"),
+        (lambda ps: RMSProp(ps, eps=math.nan), "eps"),
+        (lambda ps: AdaGrad(ps, weight_decay=math.nan), "weight_decay"),
+        (lambda ps: clip_grad_norm(ps, math.inf), "max_norm"),
+        (lambda ps: clip_grad_value(ps, math.nan), "clip"),
+    ],
+)
+def test_non_finite_hyper_parameters_raise_value_error_naming_them(make, name):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        make([Value(1.0)])
+
+
+def test_non_finite_schedule_value_is_rejected_at_the_step():
+    opt = SGD([Value(1.0)], lr=lambda k: math.inf)
+    with pytest.raises(ValueError, match="lr schedule at step 0 must be a finite number, got inf"):
+        opt.step()
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1), Adam, lambda ps: clip_grad_norm(ps, 1.0)])
+def test_a_parameter_listed_twice_is_rejected_with_its_index(make):
+    a, b = Value(1.0), Value(2.0)
+    with pytest.raises(ValueError, match="parameter at index 2 is the same Value as the one at index 0"):
+        make([a, b, a])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -62,13 +63,54 @@ def test_cli_train_prints_summary_and_saves(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "150 steps" in out and "train accuracy 100.0%" in out
     assert json.loads(path.read_text())["format"] == "microgradcn-state"
+    trained = make_task("xor", steps=150, seed=0)
+    fit(trained.model, trained.inputs, trained.targets, trained.loss_fn, trained.optimizer, trained.steps)
     restored = MLP(2, [4, 1], activation="tanh", seed=1)
+    assert restored.state_dict() != trained.model.state_dict()
     restored.load(path)
+    assert restored.state_dict() == trained.model.state_dict()  # same seed, same steps: the same numbers
 
 
-def test_cli_train_progress_bar_and_bad_lr(capsys):
+def test_cli_train_progress_bar(capsys):
     assert main(["train", "moons", "--steps", "2", "--optimizer", "adam", "--lr", "0.01"]) == 0
     captured = capsys.readouterr()
     assert "moons" in captured.err and "loss=" in captured.err and "acc=" in captured.err  # tqdm bar
-    assert main(["train", "xor", "--lr", "-1", "--no-progress"]) == 2
-    assert "lr must be in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["xor", "--lr", "-1"], "lr must be in \\[0, inf\\], got -1.0"),
+        (["xor", "--lr", "inf"], "lr must be a finite number, got inf"),
+        (["moons", "--lr", "-1"], "lr must be in \\[0, inf\\], got -1.0"),
+        (["moons", "--lr", "nan"], "lr must be a finite number, got nan"),
+        (["xor", "--steps", "-1"], "steps must be a positive int, got -1"),
+        (["xor", "--steps", "0"], "steps must be a positive int, got 0"),
+        (["xor", "--save", "/nonexistent/dir/m.json"], "directory /nonexistent/dir does not exist"),
+    ],
+)
+def test_cli_train_rejects_bad_arguments_before_training(args, message, capsys, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("fit must not run with bad arguments")
+
+    monkeypatch.setattr("microgradcn.train.fit", no_training)
+    assert main(["train", *args, "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and captured.err.startswith("microgradcn train: ")
+    assert re.search(message, captured.err)
+
+
+def test_cli_train_rejects_a_directory_as_save_path(tmp_path, capsys):
+    assert main(["train", "xor", "--save", str(tmp_path), "--no-progress"]) == 2
+    assert "is a directory, expected a file name" in capsys.readouterr().err
+
+
+def test_cli_train_reports_a_failed_save_in_one_line(tmp_path, capsys, monkeypatch):
+    def full_disk(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("microgradcn.nn.Module.save", full_disk)
+    assert main(["train", "xor", "--steps", "1", "--save", str(tmp_path / "m.json"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "could not save to" in err and "No space left on device" in err
