@@ -43,6 +43,18 @@ def xor(signed: bool = False) -> Dataset:
     return X, _labels(y, signed)
 
 
+def _two_classes(
+    class0: np.ndarray, class1: np.ndarray, rng: np.random.Generator, noise: float, signed: bool
+) -> Dataset:
+    """Stack two point sets as classes 0 and 1, shuffle them, then add Gaussian noise."""
+    X = np.concatenate([class0, class1])
+    y = np.concatenate([np.zeros(len(class0), dtype=int), np.ones(len(class1), dtype=int)])
+    order = rng.permutation(len(X))
+    X, y = X[order], y[order]
+    X = X + rng.normal(scale=noise, size=X.shape)
+    return X, _labels(y, signed)
+
+
 def make_moons(n: int = 100, noise: float = 0.1, seed: Optional[int] = 0, signed: bool = False) -> Dataset:
     """Two interleaving half circles (like sklearn.datasets.make_moons), shuffled, Gaussian noise added.
 
@@ -58,12 +70,7 @@ def make_moons(n: int = 100, noise: float = 0.1, seed: Optional[int] = 0, signed
     t_lower = np.linspace(0.0, math.pi, n_lower)
     upper = np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1)
     lower = np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1)
-    X = np.concatenate([upper, lower])
-    y = np.concatenate([np.zeros(n_upper, dtype=int), np.ones(n_lower, dtype=int)])
-    order = rng.permutation(n)
-    X, y = X[order], y[order]
-    X = X + rng.normal(scale=noise, size=X.shape)
-    return X, _labels(y, signed)
+    return _two_classes(upper, lower, rng, noise, signed)
 
 
 def make_circles(
@@ -81,12 +88,7 @@ def make_circles(
     t_inner = np.linspace(0.0, 2 * math.pi, n_inner, endpoint=False)
     outer = np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1)
     inner = factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1)
-    X = np.concatenate([outer, inner])
-    y = np.concatenate([np.zeros(n_outer, dtype=int), np.ones(n_inner, dtype=int)])
-    order = rng.permutation(n)
-    X, y = X[order], y[order]
-    X = X + rng.normal(scale=noise, size=X.shape)
-    return X, _labels(y, signed)
+    return _two_classes(outer, inner, rng, noise, signed)
 
 
 def spiral(n_classes: int = 3, n_per_class: int = 50, noise: float = 0.2, seed: Optional[int] = 0) -> Dataset:
