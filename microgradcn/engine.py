@@ -90,6 +90,9 @@ LEAKY_RELU = Op("leaky_relu", 1, lambda a, b, out: 1 if a > 0 else b)
 ELU = Op("elu", 1, lambda a, b, out: 1 if a > 0 else out + b)
 SOFTPLUS = Op("softplus", 1, lambda a, b, out: _sigmoid(a))
 STEP = Op("step", 1, lambda a, b, out: 0)
+MAX = Op("max", 2, lambda a, b, out: (1, 0) if a >= b else (0, 1))
+MIN = Op("min", 2, lambda a, b, out: (1, 0) if a <= b else (0, 1))
+DETACH = Op("detach", 1, lambda a, b, out: 0)
 
 
 def _sigmoid_float(x: float) -> float:
@@ -417,6 +420,20 @@ class Value:
     def step(self) -> "Value":
         """The perceptron's step: 1 if x > 0 else 0. Its derivative is 0."""
         return _node(1 if self.data > 0 else 0, STEP, self, None)
+
+    def max(self, other: Scalar) -> "Value":
+        """The larger of self and other; the gradient goes to the winner (self on a tie)."""
+        other = _lift(other)
+        return _node(self.data if self.data >= other.data else other.data, MAX, self, other)
+
+    def min(self, other: Scalar) -> "Value":
+        """The smaller of self and other; the gradient goes to the winner (self on a tie)."""
+        other = _lift(other)
+        return _node(self.data if self.data <= other.data else other.data, MIN, self, other)
+
+    def detach(self) -> "Value":
+        """The same number, passing no gradient back (a constant computed from the graph)."""
+        return _node(self.data, DETACH, self, None)
 
     # -------------------------------------------------------------- backward
     def backward(self) -> None:

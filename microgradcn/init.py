@@ -18,6 +18,7 @@ __all__ = [
     "xavier_normal",
     "he_uniform",
     "he_normal",
+    "fan_in_uniform",
     "zeros",
     "get",
     "make_rng",
@@ -54,6 +55,12 @@ def he_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
     return float(rng.normal(0.0, math.sqrt(2.0 / fan_in)))
 
 
+def fan_in_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
+    """PyTorch's default for nn.Linear and nn.Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    a = 1.0 / math.sqrt(fan_in)
+    return float(rng.uniform(-a, a))
+
+
 def zeros(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
     """All zeros: every neuron of a layer stays identical, so the layer never breaks symmetry."""
     return 0.0
@@ -69,6 +76,7 @@ INITIALISERS: Dict[str, Initialiser] = {
     "kaiming_uniform": he_uniform,
     "he_normal": he_normal,
     "kaiming_normal": he_normal,
+    "fan_in_uniform": fan_in_uniform,
     "zeros": zeros,
 }
 

@@ -1,0 +1,35 @@
+"""Neural networks built from `Value`s: neurons, layers, MLPs, dropout, batch norm.
+
+Everything here is ordinary Python on top of the engine: a `Neuron` is a list
+of weight Values and a bias Value, its output is a Value expression, and
+`backward()` on a loss fills every weight's `.grad`. Nothing is vectorised, so
+every multiplication can be seen in the computation graph.
+
+>>> from microgradcn.nn import MLP
+>>> model = MLP(2, [4, 1], seed=0)
+>>> y = model([1.0, -2.0])       # one output neuron -> a single Value
+>>> y.backward()
+>>> len(model.parameters())
+17
+"""
+
+from ..serialization import load, save
+from .linear import Linear, Sequential
+from .mlp import ACTIVATIONS, MLP, Layer, Neuron
+from .module import Module
+from .regularization import BatchNorm, Dropout, PReLU
+
+__all__ = [
+    "Module",
+    "Neuron",
+    "Layer",
+    "MLP",
+    "Linear",
+    "Sequential",
+    "PReLU",
+    "Dropout",
+    "BatchNorm",
+    "ACTIVATIONS",
+    "save",
+    "load",
+]
