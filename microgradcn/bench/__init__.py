@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import engine
-from .engine import Value, topological_order
+from .. import engine
+from ..engine import Value, topological_order
 
 MOONS_SEED = 0  # data (microgradcn.datasets.make_moons)
 MODEL_SEED = 0  # initial weights
@@ -91,7 +91,7 @@ def best_of(repeats: int, func: Callable[[], float]) -> float:
 # -------------------------------------------------------------------- moons
 def make_moons(n: int = MOONS_POINTS, noise: float = 0.1, seed: int = MOONS_SEED):
     """The workload's data as plain lists: ``X`` (n rows of [x0, x1]) and labels ``y`` (-1 / +1)."""
-    from .datasets import make_moons as moons
+    from ..datasets import make_moons as moons
 
     X, y = moons(n, noise=noise, seed=seed, signed=True)
     return X.tolist(), y.tolist()
@@ -99,7 +99,7 @@ def make_moons(n: int = MOONS_POINTS, noise: float = 0.1, seed: int = MOONS_SEED
 
 def make_model():
     """The demo's model: 2 inputs, two ReLU layers of 16, one linear output."""
-    from .nn import MLP
+    from ..nn import MLP
 
     return MLP(2, list(MOONS_SIZES), seed=MODEL_SEED)
 
