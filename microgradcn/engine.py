@@ -1,180 +1,140 @@
-"""The autograd engine: `Value`, its operations, and reverse-mode differentiation.
+"""The autograd engine: `Value`, the one reverse-mode loop, `grad`, `no_grad`, `detect_anomaly`.
 
-A `Value` is one scalar node of a computation graph. Every operation on Values
-returns a new Value that remembers its parents and the *operation* (`Op`) that
-made it. Each `Op` carries one small function, `local_grad(a, b, out)`, giving
-the derivative of its output with respect to each parent. `backward()` walks
-the graph from the output and applies the chain rule with those functions.
+A `Value` is one scalar node of a computation graph. Every operation on
+Values returns a new Value that remembers its parents and the `Op` that made
+it (the ops, each one block with its forward and its local derivative, are in
+`ops.py`). `backward()` orders the graph so that every node comes after all
+the nodes that use it, then walks it once, multiplying each op's local
+derivative by the gradient arriving from above (the chain rule) and adding
+up contributions that arrive along several paths.
 
-Design choices that keep the engine fast and memory-friendly (see README, 性能):
-
-* A node points to its parents, never the other way round, and the derivative
-  functions are shared per operation instead of being closures per node. So a
-  graph has no reference cycles and is freed by reference counting alone; the
-  cyclic garbage collector has nothing to clean up.
-* Parents live in two slots (`_a`, `_b`) rather than in a tuple, so one node is
-  one collector-tracked object.
-* `local_grad` works on plain numbers (the fast path used by `backward`) and on
-  Values (used by `grad(..., create_graph=True)` to differentiate again).
+Why it is fast without tricks in the code you read: a node points only to
+its parents (never the other way round) and derivative rules are shared per
+op, so graphs contain no reference cycles and are freed by reference counting
+alone. Parents live in two slots, so one node is one object.
 """
 
 from __future__ import annotations
 
-import math
+import contextvars
+import functools
+import inspect
+import threading
+import traceback
+import weakref
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
 from . import _collector
-from typing import Callable, Iterator, List, Optional, Sequence, Union
+from .ops import ADD, MUL, OPS, Op, show
 
 Number = Union[int, float, Fraction]
 Scalar = Union["Value", int, float, Fraction]
 
-__all__ = ["Value", "Op", "no_grad", "is_grad_enabled", "grad", "topological_order", "set_gc_pause"]
+__all__ = ["Value", "Op", "no_grad", "is_grad_enabled", "grad", "topological_order", "detect_anomaly",
+           "AnomalyError", "set_gc_pause", "apply"]
 
 set_gc_pause = _collector.set_gc_pause
 
 
-class Op:
-    """One kind of operation (``*``, ``exp``, ...) and its local derivative.
-
-    ``local_grad(a, b, out)`` receives the parents' data ``a`` and ``b`` (for a
-    one-parent op, ``b`` is the op's constant argument, e.g. the exponent of
-    ``x ** 3``, or None) and the op's output ``out``. It returns ``d out / d a``
-    for a one-parent op and the pair ``(d out / d a, d out / d b)`` for a
-    two-parent op. It must work on numbers and on Values alike.
-    """
-
-    __slots__ = ("name", "arity", "local_grad")
-
-    def __init__(self, name: str, arity: int, local_grad: Callable) -> None:
-        self.name = name
-        self.arity = arity
-        self.local_grad = local_grad
-
-    def __repr__(self) -> str:
-        return f"Op({self.name!r})"
-
-
-def _log(v):
-    return v.log() if type(v) is Value else math.log(v)
-
-
-def _reciprocal(v, out):
-    # 1 / 2 would be the float 0.5: when the quotient is exact, keep its derivative exact too.
-    return Fraction(1, v) if type(v) is int and type(out) is Fraction else 1 / v
-
-
-def _sigmoid(v):
-    return v.sigmoid() if type(v) is Value else _sigmoid_float(v)
-
-
-# The derivative table. `a`, `b`: the parents (or `b` = the op's constant),
-# `out`: the result. Comparisons like `a > 0` work on numbers and on Values.
-ADD = Op("+", 2, lambda a, b, out: (1, 1))
-SUB = Op("-", 2, lambda a, b, out: (1, -1))
-MUL = Op("*", 2, lambda a, b, out: (b, a))
-DIV = Op("/", 2, lambda a, b, out: (_reciprocal(b, out), -out / b))
-POW = Op("**", 2, lambda a, b, out: (b * a ** (b - 1), out * _log(a)))
-PRELU = Op("prelu", 2, lambda a, b, out: (1, 0) if a > 0 else (b, a))
-POW_CONST = Op("**", 1, lambda a, b, out: b * a ** (b - 1) if b != 0 else 0)
-CONST_POW = Op("rpow", 1, lambda a, b, out: out * math.log(b))
-NEG = Op("neg", 1, lambda a, b, out: -1)
-ABS = Op("abs", 1, lambda a, b, out: 1 if a > 0 else (-1 if a < 0 else 0))
-EXP = Op("exp", 1, lambda a, b, out: out)
-LOG = Op("log", 1, lambda a, b, out: 1 / a)
-SQRT = Op("sqrt", 1, lambda a, b, out: 0.5 / out)
-TANH = Op("tanh", 1, lambda a, b, out: 1 - out * out)
-SIGMOID = Op("sigmoid", 1, lambda a, b, out: out * (1 - out))
-RELU = Op("relu", 1, lambda a, b, out: 1 if a > 0 else 0)
-LEAKY_RELU = Op("leaky_relu", 1, lambda a, b, out: 1 if a > 0 else b)
-ELU = Op("elu", 1, lambda a, b, out: 1 if a > 0 else out + b)
-SOFTPLUS = Op("softplus", 1, lambda a, b, out: _sigmoid(a))
-STEP = Op("step", 1, lambda a, b, out: 0)
-MAX = Op("max", 2, lambda a, b, out: (1, 0) if a >= b else (0, 1))
-MIN = Op("min", 2, lambda a, b, out: (1, 0) if a <= b else (0, 1))
-DETACH = Op("detach", 1, lambda a, b, out: 0)
-
-
-def _sigmoid_float(x: float) -> float:
-    # Two branches so that exp() only ever sees a non-positive argument.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-def _check_number(x: object, what: str = "data") -> Number:
-    """Return `x` as an int, float or Fraction, or raise TypeError naming it."""
-    kind = type(x)
-    if kind is float or kind is int or kind is Fraction:
-        return x  # type: ignore[return-value]
-    if isinstance(x, bool) or not isinstance(x, Real):
-        raise TypeError(
-            f"Value {what} must be a real number (int, float, Fraction or a numpy "
-            f"real scalar), got {kind.__name__}: {x!r}"
-        )
-    if isinstance(x, Fraction):
-        return x
-    # numpy scalars become plain Python numbers: faster and exact to print.
-    return int(x) if isinstance(x, Integral) else float(x)
-
-
-_grad_enabled = True
+# --------------------------------------------------------------- grad mode
+# Per thread and per asyncio task. `_off_somewhere` counts the no_grad blocks
+# open anywhere, so that while there are none a new node needs no lookup.
+_grad_enabled = contextvars.ContextVar("microgradcn_grad_enabled", default=True)
+_anomaly = contextvars.ContextVar("microgradcn_detect_anomaly", default=False)
+_off_somewhere = 0
+_anomaly_somewhere = 0
+_mode_lock = threading.Lock()
+_created_at: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`."""
-    return _grad_enabled
+    """True unless this thread (or task) is inside `no_grad()`."""
+    return _grad_enabled.get()
 
 
-class no_grad:
-    """Context manager (and decorator) in which operations record no graph.
+class _Mode:
+    """A context manager (and decorator) that sets one per-thread switch, nestably."""
 
-    Results computed inside are plain leaves: they have data but no parents,
-    so nothing can be back-propagated through them. Use it for parameter
-    updates and evaluation::
-
-        with no_grad():
-            y = model(x)
-    """
+    _var: contextvars.ContextVar = _grad_enabled
+    _value = False
 
     def __init__(self) -> None:
-        self._previous: List[bool] = []  # a stack, so one instance may be nested
+        self._tokens: List[contextvars.Token] = []  # a stack, so one instance may be nested
 
-    def __enter__(self) -> "no_grad":
-        global _grad_enabled
-        self._previous.append(_grad_enabled)
-        _grad_enabled = False
-        _collector.wake()
+    def __enter__(self) -> "_Mode":
+        self._count(+1)
+        self._tokens.append(self._var.set(self._value))
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous.pop()
+    def __exit__(self, *exc_info: object) -> None:
+        self._var.reset(self._tokens.pop())
+        self._count(-1)
+
+    def _count(self, step: int) -> None:
+        global _off_somewhere
+        with _mode_lock:
+            _off_somewhere += step
 
     def __call__(self, func: Callable) -> Callable:
-        import functools
-        import inspect
-
         if inspect.isgeneratorfunction(func):
             # The context would end at the first yield, or span the caller's code between yields.
-            raise TypeError(
-                f"no_grad() cannot decorate the generator function {func.__name__!r}; "
-                "use `with no_grad():` inside it"
-            )
+            raise TypeError(f"{type(self).__name__}() cannot decorate the generator function "
+                            f"{func.__name__!r}; use a `with` block inside it")
 
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with no_grad():
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
                 return func(*args, **kwargs)
 
         return wrapper
 
 
-def _fmt(x: object) -> str:
-    return str(x) if isinstance(x, Fraction) else repr(x)
+class no_grad(_Mode):
+    """Operations inside record no graph: results are plain leaves (parameter updates, evaluation).
+
+    ::
+
+        with no_grad():
+            y = model(x)
+    """
 
 
+class detect_anomaly(_Mode):
+    """Raise `AnomalyError` at the first op whose result or gradient is NaN or ±inf.
+
+    The error names the op, its inputs, and the file and line where the node
+    was created. Off by default; while it is off it costs nothing.
+    """
+
+    _var = _anomaly
+    _value = True
+
+    def _count(self, step: int) -> None:
+        global _anomaly_somewhere
+        with _mode_lock:
+            _anomaly_somewhere += step
+
+
+class AnomalyError(ValueError):
+    """A NaN or infinity appeared inside `detect_anomaly()`."""
+
+
+def _check_number(x: object, what: str = "data") -> Number:
+    """`x` as an int, float or Fraction, or a TypeError naming it."""
+    kind = type(x)
+    if kind is float or kind is int or kind is Fraction:
+        return x  # type: ignore[return-value]
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"Value {what} must be a real number (int, float, Fraction or a numpy real scalar), "
+                        f"got {kind.__name__}: {x!r}")
+    if isinstance(x, Fraction):
+        return x
+    return int(x) if isinstance(x, Integral) else float(x)  # numpy scalars become Python numbers
+
+
+# ------------------------------------------------------------------- Value
 class Value:
     """A scalar that remembers how it was computed, so it can be differentiated.
 
@@ -185,43 +145,41 @@ class Value:
     4.0
     """
 
-    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pending", "__weakref__")
+    # _a, _b: the parents; _k: the op's constant (the 3 of x ** 3); _pass, _uses,
+    # _g: scratch space of the reverse-mode loop, valid only while _pass is its token.
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pass", "_uses", "_g", "__weakref__")
 
-    def __init__(self, data: Number, label: str = "") -> None:
-        if not isinstance(label, str):
+    def __init__(self, data: Any, label: str = "") -> None:
+        if type(data) is not float and type(data) is not int:
+            data = _check_number(data)
+        if type(label) is not str:
             raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
-        self.data = _check_number(data)
-        self.grad: Scalar = 0
+        self.data = data
+        self.grad: Any = 0
         self.label = label
         self._op: Optional[Op] = None
         self._a: Optional[Value] = None
         self._b: Optional[Value] = None
-        self._k: Optional[Number] = None
-        self._pending = 0
+        self._k: Any = None
+        self._pass: object = None
 
-    # ----------------------------------------------------------------- graph
+    # ------------------------------------------------------------- the graph
     @property
-    def parents(self) -> tuple:
+    def parents(self) -> Tuple["Value", ...]:
         """The Values this one was computed from, in order, duplicates kept."""
         if self._a is None:
             return ()
-        if self._b is None:
-            return (self._a,)
-        return (self._a, self._b)
+        return (self._a,) if self._b is None else (self._a, self._b)
+
+    @property
+    def operation(self) -> Optional[Op]:
+        """The `Op` that produced this Value (None for a leaf)."""
+        return self._op
 
     @property
     def op(self) -> str:
-        """The name of the operation that produced this Value ('' for a leaf)."""
-        op = self._op
-        if op is None:
-            return ""
-        if op is POW_CONST:
-            return f"**{_fmt(self._k)}"
-        if op is CONST_POW:
-            return f"{_fmt(self._k)}**"
-        if self._k is not None:
-            return f"{op.name}({_fmt(self._k)})"
-        return op.name
+        """The operation's display name: '*', 'exp', '**3', 'leaky_relu(0.1)'; '' for a leaf."""
+        return "" if self._op is None else self._op.label(self._k)
 
     @property
     def is_leaf(self) -> bool:
@@ -229,274 +187,80 @@ class Value:
         return self._op is None
 
     def local_grads(self) -> tuple:
-        """d self / d parent for each parent, in `parents` order, as numbers.
-
-        These are the factors the chain rule multiplies by: ``(x * y)`` gives
-        ``(y.data, x.data)``; a leaf gives ``()``.
-        """
+        """d self / d parent for each parent, in `parents` order: the factors the chain rule multiplies by."""
         op = self._op
         if op is None:
             return ()
         a, b = self._a, self._b
         if b is None:
-            return (op.local_grad(a.data, self._k, self.data),)
-        return tuple(op.local_grad(a.data, b.data, self.data))
+            return (op.local(a.data, self._k, self.data),)  # type: ignore[union-attr]
+        return tuple(op.local(a.data, b.data, self.data))  # type: ignore[union-attr]
 
     def __repr__(self) -> str:
         label = f"{self.label!r}, " if self.label else ""
-        return f"Value({label}data={_fmt(self.data)}, grad={_fmt(self.grad)})"
+        return f"Value({label}data={_show(self.data)}, grad={_show(self.grad)})"
 
-    def __float__(self) -> float:
-        return float(self.data)
+    def _repr_html_(self) -> Optional[str]:
+        """Jupyter shows a Value as a small card (data, grad, op); the graph is one `draw_graph(v)` away."""
+        try:
+            from .viz.card import value_card_html
+        except ImportError:  # viz is optional at import time; Jupyter then shows the repr
+            return None
+        return value_card_html(self)
 
-    # Ordering compares data, so `x > 0` works on Values and numbers alike.
+    # Ordering compares data, so `x > 0` works on Values and numbers alike; a
+    # tracer (replay) is told, because such a decision can shape the graph.
     # Equality stays identity: Values are hashable graph nodes.
     def __lt__(self, other: Scalar) -> bool:
-        return self.data < _data(other)
+        return _decide(self, other, self.data < _data(other))
 
     def __le__(self, other: Scalar) -> bool:
-        return self.data <= _data(other)
+        return _decide(self, other, self.data <= _data(other))
 
     def __gt__(self, other: Scalar) -> bool:
-        return self.data > _data(other)
+        return _decide(self, other, self.data > _data(other))
 
     def __ge__(self, other: Scalar) -> bool:
-        return self.data >= _data(other)
+        return _decide(self, other, self.data >= _data(other))
+
+    def __float__(self) -> float:
+        return _decide(self, None, float(self.data))
 
     __hash__ = object.__hash__
 
-    # ------------------------------------------------------- binary operations
-    def __add__(self, other: Scalar) -> "Value":
-        if type(other) is not Value:
-            other = _lift(other)
-            if other is NotImplemented:
-                return other
-        return _node(self.data + other.data, ADD, self, other)
-
-    def __radd__(self, other: Scalar) -> "Value":
-        other = _lift(other)
-        if other is NotImplemented:
-            return other
-        return _node(other.data + self.data, ADD, other, self)
-
-    def __sub__(self, other: Scalar) -> "Value":
-        if type(other) is not Value:
-            other = _lift(other)
-            if other is NotImplemented:
-                return other
-        return _node(self.data - other.data, SUB, self, other)
-
-    def __rsub__(self, other: Scalar) -> "Value":
-        other = _lift(other)
-        if other is NotImplemented:
-            return other
-        return _node(other.data - self.data, SUB, other, self)
-
-    def __mul__(self, other: Scalar) -> "Value":
-        if type(other) is not Value:
-            other = _lift(other)
-            if other is NotImplemented:
-                return other
-        return _node(self.data * other.data, MUL, self, other)
-
-    def __rmul__(self, other: Scalar) -> "Value":
-        other = _lift(other)
-        if other is NotImplemented:
-            return other
-        return _node(other.data * self.data, MUL, other, self)
-
-    def __truediv__(self, other: Scalar) -> "Value":
-        if type(other) is not Value:
-            other = _lift(other)
-            if other is NotImplemented:
-                return other
-        return _divide(self, other)
-
-    def __rtruediv__(self, other: Scalar) -> "Value":
-        other = _lift(other)
-        if other is NotImplemented:
-            return other
-        return _divide(other, self)
-
-    def __pow__(self, other: Scalar) -> "Value":
-        if isinstance(other, Value):
-            return _power(self, other)
-        try:
-            k = _check_number(other, "exponent")
-        except TypeError:
-            return NotImplemented
-        out = _node(_real_power(self.data, k), POW_CONST, self, None)
-        out._k = k
-        return out
-
-    def __rpow__(self, other: Scalar) -> "Value":
-        try:
-            base = _check_number(other, "base")
-        except TypeError:
-            return NotImplemented
-        if base <= 0:
-            raise ValueError(
-                f"{_fmt(base)} ** x needs a positive base to be differentiable in x, got {_fmt(base)}"
-            )
-        out = _node(_real_power(base, self.data), CONST_POW, self, None)
-        out._k = base
-        return out
-
-    # -------------------------------------------------------- unary operations
-    def __neg__(self) -> "Value":
-        return _node(-self.data, NEG, self, None)
-
     def __pos__(self) -> "Value":
         return self
-
-    def __abs__(self) -> "Value":
-        return _node(abs(self.data), ABS, self, None)
-
-    def exp(self) -> "Value":
-        """e ** x. Raises OverflowError (naming x) instead of returning inf."""
-        try:
-            data = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(
-                f"exp({_fmt(self.data)}) is too large for a float (exp overflows above x ≈ 709.78)"
-            ) from None
-        return _node(data, EXP, self, None)
-
-    def log(self) -> "Value":
-        """Natural logarithm; x must be positive."""
-        x = self.data
-        if x <= 0:
-            raise ValueError(f"log is defined only for positive numbers, got log({_fmt(x)})")
-        return _node(math.log(x), LOG, self, None)
-
-    def sqrt(self) -> "Value":
-        """Square root; x must be non-negative."""
-        x = self.data
-        if x < 0:
-            raise ValueError(f"sqrt is defined only for non-negative numbers, got sqrt({_fmt(x)})")
-        return _node(math.sqrt(x), SQRT, self, None)
-
-    def tanh(self) -> "Value":
-        return _node(math.tanh(self.data), TANH, self, None)
-
-    def sigmoid(self) -> "Value":
-        """1 / (1 + e^-x), computed without overflow for any x."""
-        return _node(_sigmoid_float(self.data), SIGMOID, self, None)
-
-    def relu(self) -> "Value":
-        """max(0, x); the derivative at 0 is taken to be 0."""
-        x = self.data
-        return _node(x if x > 0 else 0, RELU, self, None)
-
-    def leaky_relu(self, alpha: Union[float, "Value"] = 0.01) -> "Value":
-        """x if x > 0 else alpha * x. A Value `alpha` is learnable (PReLU)."""
-        x = self.data
-        if isinstance(alpha, Value):
-            return _node(x if x > 0 else alpha.data * x, PRELU, self, alpha)
-        alpha = _check_number(alpha, "alpha")
-        out = _node(x if x > 0 else alpha * x, LEAKY_RELU, self, None)
-        out._k = alpha
-        return out
 
     def prelu(self, alpha: "Value") -> "Value":
         """Parametric ReLU: leaky ReLU whose slope `alpha` is a learnable Value."""
         if not isinstance(alpha, Value):
             raise TypeError(f"prelu needs a Value alpha (a learnable slope), got {type(alpha).__name__}")
-        return self.leaky_relu(alpha)
+        return apply(OPS["prelu"], self, alpha)
+
+    def leaky_relu(self, alpha: Union[float, "Value"] = 0.01) -> "Value":
+        """x if x > 0 else alpha * x. A Value `alpha` is learnable (PReLU)."""
+        return apply(OPS["prelu"] if isinstance(alpha, Value) else OPS["leaky_relu"], self, alpha)
 
     def elu(self, alpha: float = 1.0) -> "Value":
         """x if x > 0 else alpha * (e^x - 1)."""
-        alpha = _check_number(alpha, "alpha")
-        x = self.data
-        out = _node(x if x > 0 else alpha * math.expm1(x), ELU, self, None)
-        out._k = alpha
-        return out
+        return apply(OPS["elu"], self, alpha)
 
-    def softplus(self) -> "Value":
-        """log(1 + e^x), computed without overflow for any x."""
-        x = self.data
-        return _node(max(x, 0) + math.log1p(math.exp(-abs(x))), SOFTPLUS, self, None)
+    def __pow__(self, other: Scalar) -> "Value":
+        return apply(OPS["pow"] if isinstance(other, Value) else OPS["pow_const"], self, other)
 
-    def step(self) -> "Value":
-        """The perceptron's step: 1 if x > 0 else 0. Its derivative is 0."""
-        return _node(1 if self.data > 0 else 0, STEP, self, None)
+    def __rpow__(self, other: Scalar) -> "Value":
+        return apply(OPS["rpow"], self, other)
 
-    def max(self, other: Scalar) -> "Value":
-        """The larger of self and other; the gradient goes to the winner (self on a tie)."""
-        other = _lift(other)
-        return _node(self.data if self.data >= other.data else other.data, MAX, self, other)
-
-    def min(self, other: Scalar) -> "Value":
-        """The smaller of self and other; the gradient goes to the winner (self on a tie)."""
-        other = _lift(other)
-        return _node(self.data if self.data <= other.data else other.data, MIN, self, other)
-
-    def detach(self) -> "Value":
-        """The same number, passing no gradient back (a constant computed from the graph)."""
-        return _node(self.data, DETACH, self, None)
-
-    # -------------------------------------------------------------- backward
+    # ------------------------------------------------------------- backward
     def backward(self) -> None:
         """Fill `.grad` of every Value this one depends on with d self / d node.
 
         Leaves accumulate: a second call adds the gradient once more (like
-        PyTorch). Interior nodes are reset, so they hold the latest pass.
+        PyTorch); interior nodes hold the latest pass. All or nothing: if the
+        pass fails (a derivative that is not finite, Ctrl-C), no `.grad` changes.
         """
-        if self._op is None:
-            self.grad += 1
-            return
-        # Kahn's algorithm: a node is ready once every node using it has passed
-        # its gradient down, so its own gradient is complete. Leaves are never
-        # counted or queued: they only collect their gradient. A ready first
-        # parent is taken next directly (what pushing and popping it would do).
-        ready: List[Value] = []
-        push = ready.append
-        node = self
-        try:
-            _count_interior_uses(self)
-            self.grad = 1
-            while True:
-                op = node._op
-                g = node.grad
-                a = node._a
-                b = node._b
-                if b is None:
-                    a.grad += op.local_grad(a.data, node._k, node.data) * g
-                else:
-                    # + and * are most nodes of a network: inlined, same rules as the table.
-                    if op is MUL:
-                        a.grad += b.data * g
-                        b.grad += a.data * g
-                    elif op is ADD:
-                        a.grad += g
-                        b.grad += g
-                    else:
-                        da, db = op.local_grad(a.data, b.data, node.data)
-                        a.grad += da * g
-                        b.grad += db * g
-                    if b._op is not None:
-                        b._pending -= 1
-                        if not b._pending:
-                            push(b)
-                if a._op is not None:
-                    a._pending -= 1
-                    if not a._pending:
-                        node = a
-                        continue
-                if not ready:
-                    break
-                node = ready.pop()
-        except BaseException as error:
-            _reset_pending(self)
-            _collector.wake()
-            if isinstance(error, ArithmeticError):
-                raise ValueError(
-                    f"backward failed at {node.op!r} node with data {_fmt(node.data)}: "
-                    f"its derivative is not finite there ({error})"
-                ) from error
-            raise
-
-        _collector.wake()
+        nodes, leaves = _chain_rule(self, create_graph=False)
+        _commit(nodes, leaves)
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 for this Value and every Value it depends on."""
@@ -504,15 +268,27 @@ class Value:
             node.grad = 0
 
 
-def _data(x: Scalar):
+def _show(x: Any) -> str:
+    return show(x.data if isinstance(x, Value) else x)
+
+
+def _data(x: Any) -> Any:
     return x.data if isinstance(x, Value) else x
 
 
-def _lift(x: object):
-    """Wrap a plain number as a constant leaf; NotImplemented for other types."""
-    kind = type(x)
-    if kind is float or kind is int:  # the common case, without re-validating
-        return _leaf(x)
+# A tracer (see replay.py) sets this to hear about decisions taken on data.
+_tracer: Any = None
+
+
+def _decide(value: Value, other: Any, result: Any) -> Any:
+    if _tracer is not None:
+        _tracer.decision(value, other, result)
+    return result
+
+
+# -------------------------------------------------------- making one node
+def _lift(x: Any) -> Any:
+    """A Value as it is; a plain number as a constant leaf; NotImplemented for anything else."""
     if isinstance(x, Value):
         return x
     try:
@@ -521,67 +297,249 @@ def _lift(x: object):
         return NotImplemented
 
 
+def apply(op: Op, a: Any, b: Any = None) -> Any:
+    """Apply `op` to Value `a` (and to `b`: a Value or number, or the op's constant when ``op.param``)."""
+    if not isinstance(a, Value):
+        raise TypeError(f"{op.name} needs a Value, got {type(a).__name__}: {a!r}")
+    k = None
+    try:
+        if op.arity == 2:
+            b = _lift(b)
+            if b is NotImplemented:
+                return NotImplemented
+            data = op.forward(a.data, b.data)
+        elif op.param:
+            k, b = _check_number(b, f"{op.param if isinstance(op.param, str) else 'argument'} of {op.name}"), None
+            data = op.forward(a.data, k)
+        else:
+            data = op.forward(a.data)
+    except OverflowError as error:
+        raise OverflowError(_overflow_message(op, a, b, k, error)) from None
+    return _node(data, op, a, b, k)
+
+
 _new = object.__new__
 
 
-def _leaf(data: Number) -> Value:
-    """A Value from already-checked data (skips __init__'s validation)."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0
-    out.label = ""
-    out._op = out._a = out._b = out._k = None
-    out._pending = 0
+def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Value:
+    """The result of an op: the one place a recorded node is made."""
+    if _off_somewhere and not _grad_enabled.get():
+        return Value(data)  # no_grad: a plain leaf
+    out = _new(Value)  # as Value.__init__ does, without checking numbers an op just computed
+    out.data, out.grad, out.label, out._op, out._a, out._b, out._k, out._pass = data, 0, "", op, a, b, k, None
+    if not _collector.resting:
+        _collector.rest(out)
+    if _anomaly_somewhere and _anomaly.get():
+        _note_creation(out)
     return out
 
 
-def _node(data, op: Op, a: Value, b: Optional[Value]) -> Value:
-    """Make the result of `op`: a new Value with its parents recorded."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0
-    out.label = ""
-    out._k = None
-    out._pending = 0
-    if _grad_enabled:
-        out._op = op
-        out._a = a
-        out._b = b
-        if not _collector.resting:
-            _collector.rest(out)
-    else:
-        out._op = out._a = out._b = None
-    return out
+def _overflow_message(op: Op, a: Value, b: Any, k: Any, error: Exception) -> str:
+    if "too large" in str(error) and op.name in str(error):
+        return str(error)  # the op's own message already names it
+    args = ", ".join(_show(x) for x in (a, b if b is not None else k) if x is not None)
+    return f"{op.name}({args}): the result is too large for a float ({error})"
 
 
-def _real_power(base, exponent):
+def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
+    """``a <op> b`` as a method of Value (``__add__``, ``__radd__``, ``max``...)."""
+    forward = op.forward
+
+    def method(self: Value, other: Any) -> Any:
+        if type(other) is not Value:
+            other = _lift(other)
+            if other is NotImplemented:
+                return other
+        try:
+            data = forward(self.data, other.data)
+        except OverflowError as error:
+            raise OverflowError(_overflow_message(op, self, other, None, error)) from None
+        return _node(data, op, self, other)
+
+    def reflected_method(self: Value, other: Any) -> Any:
+        other = _lift(other)
+        return other if other is NotImplemented else method(other, self)
+
+    if reflected:
+        reflected_method.__name__ = f"__r{op.name}__"
+        return reflected_method
+
+    method.__name__ = f"__{'r' if reflected else ''}{op.name}__"
+    return method
+
+
+def _unary(op: Op) -> Callable[[Value], Value]:
+    """``x.<op>()`` as a method of Value (``exp``, ``relu``, ``__neg__``...)."""
+    forward = op.forward
+
+    def method(self: Value) -> Value:
+        try:
+            data = forward(self.data)
+        except OverflowError as error:
+            raise OverflowError(_overflow_message(op, self, None, None, error)) from None
+        return _node(data, op, self, None)
+
+    method.__doc__ = f"{op.name}(x): a new node (its forward and derivative are in ops.py)."
+    return method
+
+
+# Value's operators and methods come from the op table.
+for _name, _dunder in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv")):
+    setattr(Value, f"__{_dunder}__", _binary(OPS[_name]))
+    setattr(Value, f"__r{_dunder}__", _binary(OPS[_name], reflected=True))
+Value.__neg__ = _unary(OPS["neg"])  # type: ignore[assignment]
+Value.__abs__ = _unary(OPS["abs"])  # type: ignore[assignment]
+for _name in ("exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "step", "detach", "sin", "cos"):
+    setattr(Value, _name, _unary(OPS[_name]))
+for _name in ("max", "min"):
+    setattr(Value, _name, _binary(OPS[_name]))
+
+
+def _note_creation(node: Value) -> None:
+    frame = next((f for f in reversed(traceback.extract_stack()[:-2]) if "microgradcn" not in f.filename), None)
+    where = f"{frame.filename}, line {frame.lineno}" if frame else "an unknown place"
+    _created_at[node] = where
+    if node.data != node.data or node.data in (float("inf"), float("-inf")):
+        raise AnomalyError(f"{node.op} gave {_show(node.data)} from inputs "
+                           f"{', '.join(_show(p) for p in node.parents)}; the node was created at {where}")
+
+
+# --------------------------------------------------- the reverse-mode loop
+_pass_lock = threading.RLock()
+
+
+def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Value]]:
+    """d root / d node for every node of root's graph, left in each node's `_g`.
+
+    Kahn's algorithm: count how often each interior node is used inside the
+    graph; visit from the root; a node's gradient is complete (it is ready)
+    once every node using it has passed its contribution down. A ready first
+    parent is visited next. Returns (interior nodes in the order visited,
+    leaves). Nothing outside the scratch slots changes, so an interrupted pass
+    leaves no trace: they are only trusted while `_pass` holds its token.
+    """
+    with _pass_lock:
+        token = object()
+        leaves = _count_uses(root, token)
+        root._g = 1
+        if root._op is None:
+            return [], leaves
+        order: List[Value] = []
+        visit = order.append
+        ready: List[Value] = []
+        anomaly = _anomaly_somewhere and _anomaly.get()
+        fast = not (create_graph or anomaly)
+        mul, add = MUL, ADD
+        node = root
+        try:
+            while True:
+                visit(node)
+                op = node._op
+                g = node._g
+                a = node._a
+                b = node._b
+                if fast and op is mul:  # the fast path: + and * are most nodes of a network (rules as in ops.py)
+                    a._g += b.data * g
+                    b._g += a.data * g
+                elif fast and op is add:
+                    a._g += g
+                    b._g += g
+                else:
+                    if create_graph:  # derivatives as Values, so they can be differentiated again
+                        local = op.local(a, node._k, node) if b is None else op.local(a, b, node)
+                    elif b is None:
+                        local = op.local(a.data, node._k, node.data)
+                    else:
+                        local = op.local(a.data, b.data, node.data)
+                    if b is None:
+                        a._g = a._g + _times(local, g)
+                    else:
+                        a._g = a._g + _times(local[0], g)
+                        b._g = b._g + _times(local[1], g)
+                    if anomaly:
+                        _check_gradients(node, a, b)
+                if b is not None and b._op is not None:
+                    b._uses -= 1
+                    if not b._uses:
+                        ready.append(b)
+                if a._op is not None:
+                    a._uses -= 1
+                    if not a._uses:
+                        node = a
+                        continue
+                if not ready:
+                    return order, leaves
+                node = ready.pop()
+        except ArithmeticError as error:
+            raise ValueError(f"backward failed at {node.op!r} node with data {_show(node.data)}: "
+                             f"its derivative is not finite there ({error})") from error
+
+
+def _times(local: Any, g: Any) -> Any:
+    # Skipping `* 1` keeps create_graph gradient graphs small; for floats x * 1 == x anyway.
+    return local if type(g) is int and g == 1 else local * g
+
+
+def _count_uses(root: Value, token: object) -> List[Value]:
+    """Mark every node of root's graph with `token`, count its uses inside the graph, zero its `_g`.
+
+    Iterative, so graphs of any depth work. Returns the leaves.
+    """
+    root._pass, root._uses, root._g = token, 0, 0
+    if root._op is None:
+        return [root]
+    leaves: List[Value] = []
+    stack: List[Value] = []
+    push = stack.append
+    node = root
+    while True:
+        a = node._a
+        b = node._b
+        if b is not None:
+            if b._pass is not token:
+                b._pass, b._uses, b._g = token, 1, 0
+                (push if b._op is not None else leaves.append)(b)
+            else:
+                b._uses += 1
+        if a._pass is not token:  # type: ignore[union-attr]
+            a._pass, a._uses, a._g = token, 1, 0  # type: ignore[union-attr]
+            if a._op is not None:  # type: ignore[union-attr]
+                node = a  # type: ignore[assignment]
+                continue  # first seen: explore it next, without a trip through the stack
+            leaves.append(a)  # type: ignore[arg-type]
+        else:
+            a._uses += 1  # type: ignore[union-attr]
+        if not stack:
+            return leaves
+        node = stack.pop()
+
+
+def _commit(nodes: List[Value], leaves: List[Value]) -> None:
+    """Write the pass's gradients into `.grad`, all or nothing: if interrupted, finish it, then stop."""
+    totals = [leaf.grad + leaf._g for leaf in leaves]  # may fail (e.g. a str in .grad): before any write
     try:
-        result = base ** exponent
-    except ZeroDivisionError:
-        raise ValueError(
-            f"0 cannot be raised to a negative power, got {_fmt(base)} ** {_fmt(exponent)}"
-        ) from None
-    except OverflowError:
-        raise OverflowError(f"{_fmt(base)} ** {_fmt(exponent)} is too large for a float") from None
-    if isinstance(result, complex):
-        raise ValueError(
-            f"a negative number to a fractional power is not real, got {_fmt(base)} ** {_fmt(exponent)}"
-        )
-    return result
+        _write(nodes, leaves, totals)
+    except KeyboardInterrupt:
+        _write(nodes, leaves, totals)  # writing a value twice is harmless
+        raise
 
 
-def _power(a: Value, b: Value) -> Value:
-    if a.data <= 0:
-        raise ValueError(
-            f"x ** y with a Value exponent needs x > 0 (d/dy = x**y * log x), got x = {_fmt(a.data)}"
-        )
-    return _node(_real_power(a.data, b.data), POW, a, b)
+def _write(nodes: List[Value], leaves: List[Value], totals: List[Any]) -> None:
+    for node in nodes:
+        node.grad = node._g
+    for leaf, total in zip(leaves, totals):
+        leaf.grad = total
 
 
-def _divide(a: Value, b: Value) -> Value:
-    if b.data == 0:
-        raise ZeroDivisionError(f"division by zero: {_fmt(a.data)} / {_fmt(b.data)}")
-    return _node(a.data / b.data, DIV, a, b)
+def _check_gradients(node: Value, a: Value, b: Optional[Value]) -> None:
+    for parent in (a, b):
+        if parent is not None:
+            g = parent._g.data if isinstance(parent._g, Value) else parent._g
+            if g != g or g in (float("inf"), float("-inf")):
+                where = _created_at.get(node, "an unknown place (created outside detect_anomaly)")
+                raise AnomalyError(
+                    f"backward of {node.op} (inputs {', '.join(_show(p) for p in node.parents)}) gave the "
+                    f"gradient {_show(g)}; the node was created at {where}")
 
 
 def _walk(root: Value) -> Iterator[Value]:
@@ -597,99 +555,31 @@ def _walk(root: Value) -> Iterator[Value]:
                 stack.append(parent)
 
 
-def _count_uses(root: Value) -> None:
-    """Set each node's `_pending` to the number of edges from nodes in the graph.
-
-    Iterative, so graphs of any depth work. A node is first seen when its count
-    goes from 0 to 1; only then are its own parents explored.
-    """
-    stack = [root]
-    pop = stack.pop
-    push = stack.append
-    try:
-        while stack:
-            node = pop()
-            a = node._a
-            if a is None:
-                continue
-            if a._pending == 0:
-                push(a)
-            a._pending += 1
-            b = node._b
-            if b is not None:
-                if b._pending == 0:
-                    push(b)
-                b._pending += 1
-    except BaseException:
-        _reset_pending(root)
-        raise
-
-
-def _count_interior_uses(root: Value) -> None:
-    """Like `_count_uses` for backward: count only non-leaf nodes and zero their `.grad`.
-
-    Leaves are skipped entirely (they keep accumulating), which spares
-    backward the bookkeeping of every parameter and input.
-    """
-    stack: List[Value] = []
-    push = stack.append
-    node = root
-    try:
-        while True:
-            b = node._b
-            if b is not None and b._op is not None:
-                if not b._pending:
-                    push(b)
-                    b.grad = 0
-                b._pending += 1
-            a = node._a
-            if a._op is not None:
-                if not a._pending:
-                    a.grad = 0
-                    a._pending = 1
-                    node = a  # first seen: explore it next, without a trip through the stack
-                    continue
-                a._pending += 1
-            if not stack:
-                break
-            node = stack.pop()
-    except BaseException:
-        _reset_pending(root)
-        raise
-
-
-def _reset_pending(root: Value) -> None:
-    for node in _walk(root):
-        node._pending = 0
-
-
 def topological_order(root: Value) -> List[Value]:
     """All Values `root` depends on, each after every Value that uses it.
 
     `root` comes first and the leaves last: the order in which backward
     visits the graph. Reverse it for the order of the forward pass.
     """
-    _count_uses(root)
-    order = []
-    ready = [root]
-    try:
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order needs a Value, got {type(root).__name__}: {root!r}")
+    with _pass_lock:
+        token = object()
+        _count_uses(root, token)
+        order: List[Value] = []
+        ready = [root]
         while ready:
             node = ready.pop()
             order.append(node)
             for parent in (node._a, node._b):
                 if parent is not None:
-                    parent._pending -= 1
-                    if parent._pending == 0:
+                    parent._uses -= 1
+                    if not parent._uses:
                         ready.append(parent)
-    except BaseException:  # e.g. Ctrl-C: leave no stale counts for the next backward
-        _reset_pending(root)
-        raise
     return order
 
 
-def grad(
-    output: Value, inputs: Sequence[Value], create_graph: bool = False
-) -> List[Scalar]:
+def grad(output: Value, inputs: Sequence[Value], create_graph: bool = False) -> List[Any]:
     """d output / d input for each input, without touching any `.grad`.
 
     With ``create_graph=True`` the gradients are Values built from the graph of
@@ -702,35 +592,13 @@ def grad(
     for x in inputs:
         if not isinstance(x, Value):
             raise TypeError(f"grad() inputs must be Values, got {type(x).__name__}: {x!r}")
-    try:
-        return _gradients(output, inputs, create_graph)
-    finally:
-        _collector.wake()
-
-
-def _gradients(output: Value, inputs: List[Value], create_graph: bool) -> List[Scalar]:
-    grads = {id(output): 1}
-    for node in topological_order(output):
-        op = node._op
-        g = grads.get(id(node))
-        if op is None or g is None:
-            continue
-        a, b = node._a, node._b
-        if create_graph:
-            if b is None:
-                local = (op.local_grad(a, node._k, node),)
-            else:
-                local = op.local_grad(a, b, node)
-        elif b is None:
-            local = (op.local_grad(a.data, node._k, node.data),)
-        else:
-            local = op.local_grad(a.data, b.data, node.data)
-        for parent, d in zip((a, b), local):
-            # Skipping `* 1` keeps create_graph gradient graphs small and readable.
-            contribution = d if type(g) is int and g == 1 else d * g
-            key = id(parent)
-            grads[key] = grads[key] + contribution if key in grads else contribution
-    result = [grads.get(id(x), 0) for x in inputs]
+    with _pass_lock:
+        nodes, leaves = _chain_rule(output, create_graph)
+        token = output._pass
+        result = [x._g if x._pass is token else 0 for x in inputs]
+        if create_graph:  # scratch gradients are Values that use these nodes: drop them, or they form cycles
+            for node in nodes + leaves:
+                node._g = None
     if create_graph:  # constants too, so that grad() can be applied again
         result = [g if isinstance(g, Value) else Value(g) for g in result]
     return result

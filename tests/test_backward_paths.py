@@ -77,10 +77,10 @@ def test_failed_backward_leaves_the_graph_usable():
     y = (x * 2).sqrt() + x * 3  # sqrt'(0) divides by zero in backward
     with pytest.raises(ValueError, match="sqrt"):
         y.backward()
+    assert x.grad == 0  # all or nothing: the failed pass changed no gradient
     z = x * 3 + x
     z.backward()
     assert x.grad == 4
-    assert all(v._pending == 0 for v in topological_order(y))
 
 
 def test_backward_of_a_deep_chain_does_not_recurse():

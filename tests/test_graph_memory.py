@@ -66,12 +66,36 @@ DEFAULT = gc.get_threshold()
 RAISED = (_collector.PAUSED_THRESHOLD,) + DEFAULT[1:]
 
 
-def test_collection_is_less_frequent_while_recording_and_restored_after_backward():
+def test_collection_is_less_frequent_while_a_graph_lives_and_restored_when_it_is_dropped():
     assert gc.get_threshold() == DEFAULT
     x = Value(1.0)
     y = x * 2
     assert gc.get_threshold() == RAISED and gc.isenabled()  # never switched off
     y.backward()
+    assert gc.get_threshold() == RAISED  # the graph still lives: the optimiser's step must not scan it
+    del y
+    assert gc.get_threshold() == DEFAULT
+
+
+def test_after_backward_the_next_allocations_do_not_scan_the_living_graph():
+    collections = []
+
+    def count(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    x = Value(1.0)
+    y = x
+    for _ in range(5_000):
+        y = y * 1.0 + 0.0
+    y.backward()
+    gc.callbacks.append(count)
+    try:
+        junk = [[] for _ in range(2_000)]  # tracked objects, as an optimiser's step allocates
+    finally:
+        gc.callbacks.remove(count)
+    assert collections == [], collections
+    del junk, y
     assert gc.get_threshold() == DEFAULT
 
 
@@ -82,23 +106,19 @@ def test_thresholds_restored_when_the_graph_is_dropped_unused():
     assert gc.get_threshold() == DEFAULT
 
 
-def test_thresholds_restored_in_no_grad_and_after_grad():
-    x = Value(1.0)
-    y = x * 2
-    with no_grad():
-        assert gc.get_threshold() == DEFAULT
-    z = x * 3
-    assert gc.get_threshold() == RAISED
-    grad(z, [x])
-    assert gc.get_threshold() == DEFAULT
-    del y
-
-
-def test_thresholds_restored_when_backward_fails():
+def test_thresholds_restored_when_a_graph_that_failed_backward_is_dropped():
     y = Value(0.0).sqrt()
     with pytest.raises(ValueError):
         y.backward()
+    del y
     assert gc.get_threshold() == DEFAULT
+
+
+def test_no_grad_records_nothing_and_so_pauses_nothing():
+    with no_grad():
+        y = Value(1.0) * 2
+        assert gc.get_threshold() == DEFAULT
+    assert y.is_leaf
 
 
 def test_a_collector_the_user_turned_off_is_not_touched():
@@ -118,6 +138,7 @@ def test_thresholds_the_user_changed_meanwhile_are_kept():
     gc.set_threshold(5000, 10, 10)
     try:
         y.backward()
+        del y
         assert gc.get_threshold() == (5000, 10, 10)
     finally:
         gc.set_threshold(*DEFAULT)
