@@ -32,7 +32,7 @@ from .ops import ADD, MUL, OPS, Op, show
 Number = Union[int, float, Fraction]
 Scalar = Union["Value", int, float, Fraction]
 
-__all__ = ["Value", "Op", "no_grad", "is_grad_enabled", "grad", "topological_order", "detect_anomaly",
+__all__ = ["Value", "Op", "select", "no_grad", "is_grad_enabled", "grad", "topological_order", "detect_anomaly",
            "AnomalyError", "set_gc_pause", "apply"]
 
 set_gc_pause = _collector.set_gc_pause
@@ -131,6 +131,8 @@ def _check_number(x: object, what: str = "data") -> Number:
                         f"got {kind.__name__}: {x!r}")
     if isinstance(x, Fraction):
         return x
+    if _tracer is not None:  # an integer input of a traced step, used as a number: it shapes the graph
+        _tracer.number(x)
     return int(x) if isinstance(x, Integral) else float(x)  # numpy scalars become Python numbers
 
 
@@ -212,19 +214,19 @@ class Value:
     # tracer (replay) is told, because such a decision can shape the graph.
     # Equality stays identity: Values are hashable graph nodes.
     def __lt__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data < _data(other))
+        return _decide(self, other, self.data < _data(other), "<")
 
     def __le__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data <= _data(other))
+        return _decide(self, other, self.data <= _data(other), "<=")
 
     def __gt__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data > _data(other))
+        return _decide(self, other, self.data > _data(other), ">")
 
     def __ge__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data >= _data(other))
+        return _decide(self, other, self.data >= _data(other), ">=")
 
     def __float__(self) -> float:
-        return _decide(self, None, float(self.data))
+        return _decide(self, None, float(self.data), "float")
 
     __hash__ = object.__hash__
 
@@ -280,9 +282,9 @@ def _data(x: Any) -> Any:
 _tracer: Any = None
 
 
-def _decide(value: Value, other: Any, result: Any) -> Any:
+def _decide(value: Value, other: Any, result: Any, how: str) -> Any:
     if _tracer is not None:
-        _tracer.decision(value, other, result)
+        _tracer.decision(value, other, result, how)
     return result
 
 
@@ -332,6 +334,21 @@ def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Val
     if _anomaly_somewhere and _anomaly.get():
         _note_creation(out)
     return out
+
+
+def select(candidates: Sequence[Any], index: int) -> Value:
+    """``candidates[index]`` as a node: the label or token id that picks it is data, not graph structure.
+
+    Its gradient goes to the chosen candidate. A replayed step (see `replay`)
+    reads the index anew at each call, so new labels need no new recording.
+    """
+    items = tuple(_lift(c) for c in candidates)
+    if any(c is NotImplemented for c in items):
+        raise TypeError(f"select() candidates must be Values or numbers, got {list(candidates)!r}")
+    if isinstance(index, bool) or not isinstance(index, Integral) or not 0 <= index < len(items):
+        raise ValueError(f"select() index must be an int in [0, {len(items)}), got {index!r}")
+    chosen = items[int(index)]
+    return _node(chosen.data, OPS["select"], chosen, None, (index, items))
 
 
 def _overflow_message(op: Op, a: Value, b: Any, k: Any, error: Exception) -> str:

@@ -102,6 +102,8 @@ class Op:
             return f"**{show(k)}"
         if self.name == "rpow":
             return f"{show(k)}**"
+        if self.name == "select":
+            return f"select[{k[0]}]"
         return f"{self.name}({show(k)})"
 
     def __repr__(self) -> str:
@@ -325,11 +327,15 @@ MIN = Op("min", lambda a, b: where(a <= b, a, where(b < a, b, math.nan)),
 # The same number, but no gradient flows back through it (e.g. softmax's shift).
 DETACH = Op("detach", lambda x: x, lambda x, out: 0, vectorized=True)
 
+# candidates[i] as a node that remembers all the candidates (k = (i, candidates)): a class label
+# or a token id picks one, and a replayed step can pick another without recording again.
+SELECT = Op("select", lambda x, k: x, lambda x, k, out: 1, param="index", test_params=(None,))
+
 
 OPS: Dict[str, Op] = {
     "add": ADD, "sub": SUB, "mul": MUL, "div": DIV, "pow": POW, "pow_const": POW_CONST, "rpow": CONST_POW,
     "neg": NEG, "abs": ABS, "exp": EXP, "log": LOG, "sqrt": SQRT, "softplus": SOFTPLUS, "tanh": TANH,
     "sigmoid": SIGMOID, "sin": SIN, "cos": COS, "relu": RELU, "leaky_relu": LEAKY_RELU, "prelu": PRELU,
-    "elu": ELU, "step": STEP, "max": MAX, "min": MIN, "detach": DETACH,
+    "elu": ELU, "step": STEP, "max": MAX, "min": MIN, "detach": DETACH, "select": SELECT,
 }
 """Every built-in op by its method-style name; `Value`'s methods are made from this table."""

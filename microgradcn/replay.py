@@ -1,0 +1,504 @@
+"""Replay: record a training step's graph once, then rerun it on new numbers without building Values.
+
+A training loop builds the same graph at every step, only with new numbers.
+`trace` records it on the first call (an ordinary eager step) and turns it
+into straight-line Python code (``backend="python"``) or into numpy code that
+evaluates each node of one sample's graph over the whole batch at once
+(``backend="numpy"``). Later calls run that code: the same operations, taken
+from the same op table, in the same order as eager mode's forward pass and
+backward loop, so the loss and every ``p.grad`` are equal to eager mode's,
+bit for bit.
+
+    >>> from microgradcn import Value
+    >>> from microgradcn.replay import trace
+    >>> w = Value(2.0)
+    >>> step = trace(lambda x: (w * x - 1) ** 2, [w])
+    >>> step(3.0), w.grad              # recorded: an eager step
+    (25.0, 30.0)
+    >>> w.grad = 0
+    >>> step(1.0), w.grad              # replayed on a new input
+    (1.0, 2.0)
+
+What is checked at every call (a failed check records afresh, and
+``step.retraces`` counts it): the shape of the inputs, every comparison of a
+Value taken while recording (``x > 0``, ``float(x)``), and integer inputs used
+other than through `select` (class labels and token ids used through `select`
+are data: new labels need no new recording). Not seen, so not checked: a
+``.data`` read of a node whose number is then used to build the graph, and
+random numbers drawn inside the function (Dropout, RReLU in training mode):
+they would be replayed frozen, so `trace` refuses modules in training mode
+that draw random numbers when you pass them as ``modules=``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from numbers import Integral
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import engine
+from .engine import Value
+from .ops import ADD, MUL, NEG, OPS, SUB
+
+__all__ = ["trace", "Trace", "ReplayError"]
+
+SELECT = OPS["select"]
+INLINE = {ADD: "{} + {}", SUB: "{} - {}", MUL: "{} * {}"}
+
+
+class ReplayError(ValueError):
+    """The function or parameters given to `trace` cannot be traced (the message says why)."""
+
+
+class _Retrace(Exception):
+    """A guard failed: the graph for these inputs would differ from the recorded one."""
+
+
+class _Index(int):
+    """An integer input while recording: remembers which input slot it came from."""
+
+    slot: int
+
+    def __new__(cls, value: int, slot: int) -> "_Index":
+        obj = super().__new__(cls, value)
+        obj.slot = slot
+        return obj
+
+
+class _Recorder:
+    """Hears, while a step is recorded, about decisions taken on data (see engine._decide)."""
+
+    def __init__(self) -> None:
+        self.decisions: List[Tuple[Any, Any, Any, str]] = []
+        self.index_used_as_number: List[int] = []
+
+    def decision(self, value: Value, other: Any, result: Any, how: str) -> None:
+        self.decisions.append((value, other, result, how))
+
+    def number(self, x: Any) -> None:
+        if isinstance(x, _Index):
+            self.index_used_as_number.append(x.slot)
+
+
+# ----------------------------------------------------------- inputs
+def _wrap(x: Any, numbers: List[Value], indices: List[_Index], params: set) -> Any:
+    """Inputs as the recorded function sees them: floats -> input leaves, ints -> traced indices."""
+    if isinstance(x, np.ndarray):
+        x = x.tolist()
+    if isinstance(x, (list, tuple)):
+        items = [_wrap(item, numbers, indices, params) for item in x]
+        return items if isinstance(x, list) else tuple(items)
+    if isinstance(x, Value):
+        if id(x) in params:
+            raise ReplayError("a parameter was passed as an input; pass parameters to trace(..., params) only")
+        leaf = Value(x.data)
+        numbers.append(leaf)
+        return leaf
+    if isinstance(x, (Integral, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        index = _Index(int(x), len(indices))
+        indices.append(index)
+        return index
+    if isinstance(x, (float, np.floating)):
+        leaf = Value(float(x))
+        numbers.append(leaf)
+        return leaf
+    return x  # anything else (None, strings, modules) is passed through and must not change
+
+
+def _read(x: Any, numbers: List[Any], indices: List[int]) -> Any:
+    """The numbers and integers of new inputs, in the order `_wrap` saw them; returns the shape key."""
+    if isinstance(x, np.ndarray):
+        if x.dtype.kind in "iu":
+            indices.extend(x.ravel().tolist())
+            return ("i", x.shape)
+        numbers.extend(x.astype(float).ravel().tolist())
+        return ("f", x.shape)
+    if isinstance(x, (list, tuple)):
+        return (type(x).__name__, tuple(_read(item, numbers, indices) for item in x))
+    if isinstance(x, Value):
+        numbers.append(x.data)
+        return "v"
+    if isinstance(x, (Integral, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        indices.append(int(x))
+        return "i"
+    if isinstance(x, (float, np.floating)):
+        numbers.append(float(x))
+        return "f"
+    return ("o", id(x))
+
+
+# ------------------------------------------------------------- the graph
+def _graph(root: Value) -> List[Value]:
+    """Every node, inputs first (forward order); select's candidates count as its inputs."""
+    order: List[Value] = []
+    seen = set()
+    stack: List[Tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if done:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        for parent in reversed(_inputs(node)):
+            if id(parent) not in seen:
+                stack.append((parent, False))
+    return order
+
+
+def _inputs(node: Value) -> Tuple[Value, ...]:
+    if node._op is SELECT:
+        return node._k[1]
+    return node.parents
+
+
+def _backward_order(root: Value) -> List[Value]:
+    """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule)."""
+    uses: Dict[int, int] = {}
+    for node in _graph(root):
+        for parent in _inputs(node):
+            uses[id(parent)] = uses.get(id(parent), 0) + 1
+    order: List[Value] = []
+    ready: List[Value] = []
+    node = root
+    while True:
+        order.append(node)
+        ins = _inputs(node)
+        for parent in ins[1:]:
+            if parent._op is not None:
+                uses[id(parent)] -= 1
+                if not uses[id(parent)]:
+                    ready.append(parent)
+        first = ins[0]
+        if first._op is not None:
+            uses[id(first)] -= 1
+            if not uses[id(first)]:
+                node = first
+                continue
+        if not ready:
+            return order
+        node = ready.pop()
+
+
+# ------------------------------------------------------------- code
+class _Program:
+    """Straight-line code for one recorded graph (forward, guards, backward)."""
+
+    def __init__(self, root: Value, params: List[Value], numbers: List[Value], indices: List[_Index],
+                 recorder: _Recorder, batched: bool) -> None:
+        self.batched = batched
+        nodes = _graph(root)
+        name = {id(v): f"v{i}" for i, v in enumerate(nodes)}
+        param_slot = {id(p): j for j, p in enumerate(params)}
+        number_slot = {id(v): j for j, v in enumerate(numbers)}
+        self.consts: List[Any] = []
+        self.funcs: List[Callable] = []
+        lines: List[str] = []
+        data_selected = set()
+
+        def const(x: Any) -> str:
+            self.consts.append(x)
+            return f"K[{len(self.consts) - 1}]"
+
+        def func(f: Callable, vectorized: bool) -> str:
+            self.funcs.append(_elementwise(f) if batched and not vectorized else f)
+            return f"F[{len(self.funcs) - 1}]"
+
+        used_params = set()
+        for v in nodes:
+            me = name[id(v)]
+            op = v._op
+            if op is None:
+                if id(v) in param_slot:
+                    lines.append(f"{me} = P[{param_slot[id(v)]}]")
+                    used_params.add(id(v))
+                elif id(v) in number_slot:
+                    lines.append(f"{me} = X[{number_slot[id(v)]}]")
+                else:
+                    lines.append(f"{me} = {const(v.data)}")
+                continue
+            args = [name[id(p)] for p in v.parents]
+            if op is SELECT:
+                index, candidates = v._k
+                cands = ", ".join(name[id(c)] for c in candidates)
+                if isinstance(index, _Index):
+                    data_selected.add(index.slot)
+                    pick = f"I[{index.slot}]"
+                else:
+                    pick = str(int(index))
+                lines.append(f"{me} = _choose({pick}, ({cands},))" if batched else f"{me} = ({cands},)[{pick}]")
+            elif op in INLINE:
+                lines.append(f"{me} = " + INLINE[op].format(*args))
+            elif op is NEG:
+                lines.append(f"{me} = -{args[0]}")
+            elif op.arity == 2:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {args[1]})")
+            elif op.param:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {const(v._k)})")
+            else:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]})")
+        unused = [j for j, p in enumerate(params) if id(p) not in used_params]
+        if unused:
+            raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
+                              f"(of {len(params)}); pass only the parameters the loss depends on")
+
+        # Guards: the decisions taken on data while recording must come out the same.
+        for value, other, result, how in recorder.decisions:
+            if id(value) not in name:
+                continue
+            left = name[id(value)]
+            right = name[id(other)] if isinstance(other, Value) and id(other) in name else repr(_plain(other))
+            test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
+            lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
+        self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
+        self.recorded_indices = [int(i) for i in indices]
+
+        # Backward, in eager mode's order and with its arithmetic.
+        order = _backward_order(root)
+        grad = {id(v): f"g{i}" for i, v in enumerate(nodes)}
+        self.n_params = len(params)
+        lines.append("G = [[] for _ in range(NP)]")
+        interior = [v for v in nodes if v._op is not None]
+        lines.extend(f"{grad[id(v)]} = 0" for v in interior)
+        lines.append(f"{grad[id(root)]} = SEED")
+
+        def add(parent: Value, term: str) -> None:
+            if parent._op is not None:
+                lines.append(f"{grad[id(parent)]} = {grad[id(parent)]} + {term}")
+            elif id(parent) in param_slot:
+                lines.append(f"G[{param_slot[id(parent)]}].append({term})")
+
+        for v in order:
+            g = grad[id(v)]
+            op = v._op
+            a, b = v._a, v._b
+            if op is MUL:
+                add(a, f"{name[id(b)]} * {g}")
+                add(b, f"{name[id(a)]} * {g}")  # type: ignore[arg-type]
+            elif op is ADD:
+                add(a, g)
+                add(b, g)  # type: ignore[arg-type]
+            elif op is SELECT:
+                index, candidates = v._k
+                pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
+                for c, cand in enumerate(candidates):
+                    add(cand, f"_where({pick} == {c}, 1 * {g}, 0)" if batched else f"({g} if {pick} == {c} else 0)")
+            else:
+                local = func(op.local, op.vectorized)
+                if b is None:
+                    k = const(v._k)
+                    add(a, f"{local}({name[id(a)]}, {k}, {name[id(v)]}) * {g}")
+                else:
+                    lines.append(f"_d = {local}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
+                    add(a, f"_d[0] * {g}")
+                    add(b, f"_d[1] * {g}")
+        lines.append(f"return {name[id(root)]}, G")
+        source = "def _program(P, X, I, SEED, K, F, NP):\n" + "\n".join("    " + line for line in lines) + "\n"
+        namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
+                                     "_where": np.where}
+        exec(compile(source, "<microgradcn replay>", "exec"), namespace)
+        self.function = namespace["_program"]
+        self.lines = len(lines)
+
+    def run(self, P: List[Any], X: List[Any], I: List[Any], seed: Any) -> Tuple[Any, List[List[Any]]]:
+        return self.function(P, X, I, seed, self.consts, self.funcs, self.n_params)
+
+
+def _plain(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else int(x) if isinstance(x, _Index) else x
+
+
+def _any_differs(test: Any, expected: bool) -> bool:
+    if isinstance(test, np.ndarray):
+        return bool(np.any(test != expected))
+    return bool(test) != expected
+
+
+def _choose(index: Any, candidates: Tuple[Any, ...]) -> Any:
+    return np.choose(np.asarray(index), np.broadcast_arrays(*candidates))
+
+
+def _elementwise(f: Callable) -> Callable:
+    """`f` applied element by element with plain Python numbers: bit-identical to eager mode."""
+    def mapped(*args: Any) -> Any:
+        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        if not arrays:
+            return f(*args)
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        columns = [np.broadcast_to(a, shape).ravel().tolist() if isinstance(a, np.ndarray) else None
+                   for a in args]
+        out = [f(*(col[i] if col is not None else a for col, a in zip(columns, args)))
+               for i in range(int(np.prod(shape)))]
+        if out and isinstance(out[0], tuple):
+            return tuple(np.array([o[j] for o in out], dtype=float).reshape(shape) for j in range(len(out[0])))
+        return np.array(out, dtype=float).reshape(shape)
+
+    return mapped
+
+
+# ------------------------------------------------------------- trace
+class Trace:
+    """A traced step: call it like the function; it adds d loss/d p to every ``p.grad`` and returns the loss."""
+
+    def __init__(self, loss_fn: Callable[..., Value], params: Sequence[Value], backend: str,
+                 penalty: Optional[Callable[[], Value]], cache_size: int) -> None:
+        if not callable(loss_fn):
+            raise TypeError(f"trace() needs a callable loss function, got {type(loss_fn).__name__}")
+        if backend not in ("python", "numpy"):
+            raise ValueError(f"backend must be 'python' or 'numpy', got {backend!r}")
+        self.params = list(params)
+        for j, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"params must be Values, got {type(p).__name__} at position {j}: {p!r}")
+            if not p.is_leaf:
+                raise ReplayError(f"params must be leaves (trainable Values), but position {j} is the result "
+                                  f"of {p.op!r}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ReplayError("a parameter is listed twice")
+        if penalty is not None and backend != "numpy":
+            raise ValueError("penalty= is for backend='numpy'; with backend='python' add it inside loss_fn")
+        self.loss_fn = loss_fn
+        self.backend = backend
+        self.penalty = penalty
+        self.cache_size = cache_size
+        self.retraces = 0
+        self.records = 0
+        self.graph: Optional[Value] = None  # the last recorded graph, to draw it
+        self._cache: "OrderedDict[Any, Tuple[_Program, Optional[_Program]]]" = OrderedDict()
+
+    # ---------------------------------------------------------------- call
+    def __call__(self, *inputs: Any) -> float:
+        if self.backend == "numpy":
+            return self._call_batched(*inputs)
+        numbers: List[Any] = []
+        indices: List[int] = []
+        key = _read(inputs, numbers, indices)
+        entry = self._cache.get(key)
+        if entry is not None:
+            program = entry[0]
+            try:
+                if any(indices[s] != program.recorded_indices[s] for s in program.guarded_indices):
+                    raise _Retrace
+                loss, G = program.run([p.data for p in self.params], numbers, indices, 1)
+            except _Retrace:
+                self.retraces += 1
+            else:
+                self._cache.move_to_end(key)
+                for p, contributions in zip(self.params, G):
+                    total: Any = 0
+                    for c in contributions:
+                        total = total + c
+                    p.grad = p.grad + total
+                return loss
+        loss_data, _ = self._record(key, self.loss_fn, inputs)
+        return loss_data
+
+    def _record(self, key: Any, fn: Callable[..., Value], inputs: Tuple[Any, ...],
+                batched: bool = False) -> Tuple[Any, _Program]:
+        numbers: List[Value] = []
+        indices: List[_Index] = []
+        wrapped = _wrap(list(inputs), numbers, indices, {id(p) for p in self.params})
+        recorder = _Recorder()
+        engine._tracer = recorder
+        try:
+            loss = fn(*wrapped)
+        finally:
+            engine._tracer = None
+        if not isinstance(loss, Value):
+            raise ReplayError(f"the traced function must return a scalar Value, got {type(loss).__name__}: {loss!r}")
+        program = _Program(loss, self.params, numbers, indices, recorder, batched)
+        self.records += 1
+        self.graph = loss
+        if not batched:
+            loss.backward()
+            self._remember(key, program, None)
+        return loss if batched else loss.data, program
+
+    def _remember(self, key: Any, program: _Program, extra: Optional[_Program]) -> None:
+        self._cache[key] = (program, extra)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    # ---------------------------------------------------- the numpy backend
+    def _call_batched(self, X: Any, T: Any) -> float:
+        X = np.asarray(X)
+        T = np.asarray(T)
+        if len(X) != len(T) or len(X) == 0:
+            raise ValueError(f"numpy replay needs equal, non-zero numbers of inputs and targets, got {len(X)}, {len(T)}")
+        n = len(X)
+        key = ("batched", X.shape[1:], X.dtype.kind, T.shape[1:], T.dtype.kind)
+        entry = self._cache.get(key)
+        if entry is None:
+            loss_value, program = self._record(key, self.loss_fn, (X[0], T[0]), batched=True)
+            del loss_value
+            pen_program = None
+            if self.penalty is not None:
+                pen = self.penalty()
+                if not isinstance(pen, Value):
+                    raise ReplayError(f"penalty() must return a Value, got {type(pen).__name__}")
+                pen_program = _Program(pen, self.params, [], [], _Recorder(), False)
+            entry = (program, pen_program)
+            self._remember(key, *entry)
+        program, pen_program = entry
+        columns: List[Any] = []
+        indices: List[Any] = []
+        for x, t in ((X, T),):
+            flat_x = x.reshape(n, -1)
+            flat_t = t.reshape(n, -1)
+            for target, block in ((columns, flat_x), (columns, flat_t)) if t.dtype.kind not in "iu" else \
+                    ((columns, flat_x), (indices, flat_t)):
+                target.extend(block[:, j].astype(int if target is indices else float) for j in range(block.shape[1]))
+        if X.dtype.kind in "iu":
+            raise ReplayError("numpy replay needs float inputs X (integer targets are fine)")
+        P = [p.data for p in self.params]
+        scale = 1.0 / n
+        with np.errstate(all="ignore"):
+            try:
+                if any(not np.all(indices[s] == program.recorded_indices[s]) for s in program.guarded_indices):
+                    raise _Retrace
+                losses, G = program.run(P, columns, indices, scale)
+            except _Retrace:
+                self.retraces += 1
+                return self._eager_batch(X, T)
+        losses = np.broadcast_to(np.asarray(losses, dtype=float), (n,))
+        data_loss = float(np.cumsum(losses)[-1]) * scale  # sequential, as Python's sum
+        pen_value: Any = 0
+        pen_G: List[List[Any]] = [[] for _ in self.params]
+        if pen_program is not None:
+            pen_value, pen_G = pen_program.run(P, [], [], 1)
+        for j, p in enumerate(self.params):
+            contributions = G[j]
+            total: Any = 0
+            if contributions:
+                block = np.stack([np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in contributions], axis=1)
+                total = float(np.cumsum(block.ravel())[-1])  # sample by sample, use by use: eager's order
+            for c in pen_G[j]:
+                total = total + c
+            p.grad = p.grad + total
+        return data_loss + pen_value if pen_program is not None else data_loss
+
+    def _eager_batch(self, X: np.ndarray, T: np.ndarray) -> float:
+        terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
+        loss = sum(terms) * (1.0 / len(terms))
+        if self.penalty is not None:
+            loss = loss + self.penalty()
+        loss.backward()
+        return loss.data
+
+
+def trace(loss_fn: Callable[..., Value], params: Sequence[Value], backend: str = "python",
+          penalty: Optional[Callable[[], Value]] = None, cache_size: int = 8) -> Trace:
+    """Record ``loss_fn``'s graph on the first call, replay it on later calls (see the module docstring).
+
+    ``step = trace(loss_fn, params)``; ``step(*inputs)`` does what
+    ``loss = loss_fn(*inputs); loss.backward()`` does and returns ``loss.data``.
+    With ``backend="numpy"``, `loss_fn` is a per-sample loss ``f(x, t)`` and
+    ``step(X, T)`` is ``(sum(f(x, t) for x, t in zip(X, T)) * (1 / len(X))
+    + penalty()).backward()``.
+    """
+    return Trace(loss_fn, params, backend, penalty, cache_size)
