@@ -14,7 +14,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 from typing import List, Sequence, Union
 
-from .engine import Value
+from .engine import Value, select
 
 __all__ = [
     "softmax",
@@ -80,12 +80,21 @@ def _mean(terms: list) -> Value:
 
 
 # --------------------------------------------------------------------- softmax
+def _max_detached(zs: List[Value]) -> Value:
+    """The largest logit as a node that passes no gradient: shifting every logit by it changes nothing
+    in softmax, and a node (not a number read from .data) keeps the graph replayable on new logits."""
+    m = zs[0]
+    for z in zs[1:]:
+        m = m.max(z)
+    return m.detach()
+
+
 def softmax(logits: Sequence[Scalar]) -> List[Value]:
     """exp(z_i - max z) / sum_j exp(z_j - max z): probabilities, finite for any logits."""
     zs = [_value(z) for z in _as_list(logits, "logits")]
     if not zs:
         raise ValueError("softmax needs at least one logit")
-    m = max(z.data for z in zs)  # a constant: shifting all logits leaves softmax unchanged
+    m = _max_detached(zs)
     exps = [(z - m).exp() for z in zs]
     total = sum(exps)
     return [e / total for e in exps]
@@ -96,7 +105,7 @@ def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
     zs = [_value(z) for z in _as_list(logits, "logits")]
     if not zs:
         raise ValueError("log_softmax needs at least one logit")
-    m = max(z.data for z in zs)
+    m = _max_detached(zs)
     shifted = [z - m for z in zs]
     log_total = sum(s.exp() for s in shifted).log()
     return [s - log_total for s in shifted]
@@ -110,7 +119,7 @@ def mse(pred, target) -> Value:
 
 
 def sum_squared_error(pred, target) -> Value:
-    """The seeds' form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
+    """《深度学习入门》's form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
     p, t = _pair(pred, target)
     return 0.5 * sum((a - b) ** 2 for a, b in zip(p, t))
 
@@ -126,17 +135,19 @@ l1_loss = mae
 
 # ---------------------------------------------------------- classification losses
 def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
-    """-(1/n) Σ [t log(p + eps) + (1 - t) log(1 - p + eps)] for probabilities p in [0, 1].
+    """-(1/n) Σ [t log p + (1 - t) log(1 - p)] for probabilities p in [0, 1], p clipped to [eps, 1 - eps].
 
-    `eps` keeps log finite at p = 0 or 1 (the seeds add 1e-7 the same way).
-    Prefer `binary_cross_entropy_with_logits` when you have raw scores.
+    Clipping keeps log finite at p = 0 or 1 and the loss never negative (adding
+    eps inside the log would give -1e-7 at a perfect prediction). Prefer
+    `binary_cross_entropy_with_logits` when you have raw scores.
     """
     p, t = _pair(prob, target)
     for x in p:
         if not 0 <= _data(x) <= 1:
             raise ValueError(f"binary_cross_entropy needs probabilities in [0, 1], got {_data(x)!r}")
     _check_targets(t, "binary_cross_entropy")
-    terms = [t_i * (_value(p_i) + eps).log() + (1 - t_i) * (1 - _value(p_i) + eps).log() for p_i, t_i in zip(p, t)]
+    clipped = [_value(p_i).max(eps).min(1 - eps) for p_i in p]  # the gradient is 0 where p was clipped
+    terms = [t_i * c.log() + (1 - t_i) * (1 - c).log() for c, t_i in zip(clipped, t)]
     return -_mean(terms)
 
 
@@ -154,17 +165,17 @@ def cross_entropy(logits, target) -> Value:
     length as `logits`. A batch — a list of logit lists with a list of
     targets — gives the mean over the batch.
     """
-    items = list(logits) if not isinstance(logits, (Value, Real)) else None
+    items = list(logits) if not isinstance(logits, (Value, Real)) else [logits]
     if items and isinstance(items[0], (list, tuple)):
         targets = list(target)
         if len(targets) != len(items):
             raise ValueError(f"got {len(items)} logit rows but {len(targets)} targets")
         return _mean([cross_entropy(z, t) for z, t in zip(items, targets)])
-    logp = log_softmax(logits)
+    logp = log_softmax(items)
     if isinstance(target, Integral) and not isinstance(target, bool):
         if not 0 <= target < len(logp):
             raise ValueError(f"class index target must be in [0, {len(logp)}), got {target}")
-        return -logp[int(target)]
+        return -select(logp, target)  # the label is data: a replayed step can pick another class
     t = _as_list(target, "target")
     if len(t) != len(logp):
         raise ValueError(f"one-hot target must have {len(logp)} entries, got {len(t)}")
@@ -173,7 +184,7 @@ def cross_entropy(logits, target) -> Value:
 
 
 def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
-    """The seeds' cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
+    """《深度学习入门》's cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
     p = _as_list(prob, "prob")
     if isinstance(target, Integral) and not isinstance(target, bool):
         if not 0 <= target < len(p):

@@ -208,7 +208,21 @@ def test_binary_cross_entropy_stays_finite_at_p_zero_and_one(p, t):
     loss = F.binary_cross_entropy([prob], [t])
     loss.backward()
     assert math.isfinite(loss.data) and math.isfinite(prob.grad)
-    # −[t log(p + ε) + (1 − t) log(1 − p + ε)] with ε = 1e-7, and its derivative.
+    # −[t log c + (1 − t) log(1 − c)] with c = p clipped to [ε, 1 − ε], ε = 1e-7: never negative.
     eps = 1e-7
-    assert loss.data == pytest.approx(-(t * math.log(p + eps) + (1 - t) * math.log(1 - p + eps)), rel=1e-12)
-    assert prob.grad == pytest.approx(-(t / (p + eps) - (1 - t) / (1 - p + eps)), rel=1e-9)
+    c = min(max(p, eps), 1 - eps)
+    assert loss.data == pytest.approx(-(t * math.log(c) + (1 - t) * math.log(1 - c)), rel=1e-9)
+    assert loss.data >= 0
+    assert prob.grad == 0  # p was clipped: the loss does not change with it there
+
+
+def test_binary_cross_entropy_is_never_negative_and_has_the_plain_gradient_inside():
+    assert F.binary_cross_entropy([Value(1.0)], [1.0]).data >= 0  # was -1e-7 when eps was added inside the log
+    p = Value(0.3)
+    F.binary_cross_entropy([p], [1.0]).backward()
+    assert p.grad == pytest.approx(-1 / 0.3, rel=1e-12)
+
+
+def test_cross_entropy_accepts_any_iterable_of_logits():
+    logits = [Value(0.5), Value(-1.0), Value(2.0)]
+    assert F.cross_entropy(iter(logits), 2).data == F.cross_entropy(logits, 2).data

@@ -489,12 +489,6 @@ def _print_wide(result: Dict[str, float]) -> None:
           f"peak {result['peak_bytes_per_node']:.0f}")
 
 
-def _print_micrograd_reference() -> None:
-    print("micrograd, published on the issue's machine (2 cores, CPython 3.11), same moons workload:")
-    print("  collector on 1,744 ms/step (160 MiB); collector off 210 ms/step (5,200 MiB); "
-          "plain floats 1.7 ms/step (34 MiB)")
-
-
 def main(workload: str = "all", quick: bool = False, gc_off: bool = False) -> int:
     """Run the benchmarks and print their figures; returns 1 if engine and baseline disagree."""
     steps = 5 if quick else MOONS_STEPS
@@ -507,7 +501,6 @@ def main(workload: str = "all", quick: bool = False, gc_off: bool = False) -> in
     with collector(False) if gc_off else _nothing():
         if workload in ("moons", "baseline", "all"):
             ok = _print_moons(run_moons(steps, repeats, pause_off_row=not quick))
-            _print_micrograd_reference()
         if workload in ("chain", "all"):
             _print_chain(run_chain(chain_n))
         if workload in ("wide", "all"):
