@@ -258,30 +258,31 @@ class _Program:
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
 
-        # Backward, in eager mode's order and with its arithmetic.
+        # Backward, in eager mode's order and with its arithmetic: every accumulator starts at 0.
         order = _backward_order(root)
         grad = {id(v): f"g{i}" for i, v in enumerate(nodes)}
-        self.n_params = len(params)
-        lines.append("G = [[] for _ in range(NP)]")
-        interior = [v for v in nodes if v._op is not None]
-        lines.extend(f"{grad[id(v)]} = 0" for v in interior)
+        started = {id(root)}
         lines.append(f"{grad[id(root)]} = SEED")
+        param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
 
         def add(parent: Value, term: str) -> None:
             if parent._op is not None:
-                lines.append(f"{grad[id(parent)]} = {grad[id(parent)]} + {term}")
+                acc = grad[id(parent)]
+                lines.append(f"{acc} = {acc if id(parent) in started else '0'} + {term}")
+                started.add(id(parent))
             elif id(parent) in param_slot:
-                lines.append(f"G[{param_slot[id(parent)]}].append({term})")
+                param_terms.append((param_slot[id(parent)], term))
+                lines.append(f"C[{len(param_terms) - 1}] = {term}")
 
         for v in order:
             g = grad[id(v)]
             op = v._op
             a, b = v._a, v._b
             if op is MUL:
-                add(a, f"{name[id(b)]} * {g}")
+                add(a, f"{name[id(b)]} * {g}")  # type: ignore[arg-type]
                 add(b, f"{name[id(a)]} * {g}")  # type: ignore[arg-type]
             elif op is ADD:
-                add(a, g)
+                add(a, g)  # type: ignore[arg-type]
                 add(b, g)  # type: ignore[arg-type]
             elif op is SELECT:
                 index, candidates = v._k
@@ -291,22 +292,58 @@ class _Program:
             else:
                 local = func(op.local, op.vectorized)
                 if b is None:
-                    k = const(v._k)
-                    add(a, f"{local}({name[id(a)]}, {k}, {name[id(v)]}) * {g}")
+                    add(a, f"{local}({name[id(a)]}, {const(v._k)}, {name[id(v)]}) * {g}")  # type: ignore[arg-type]
                 else:
                     lines.append(f"_d = {local}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
-                    add(a, f"_d[0] * {g}")
+                    add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"_d[1] * {g}")
-        lines.append(f"return {name[id(root)]}, G")
-        source = "def _program(P, X, I, SEED, K, F, NP):\n" + "\n".join("    " + line for line in lines) + "\n"
+        lines.append(f"return {name[id(root)]}")
+        # Rows of C belonging to each parameter, in order: its total is their sum from left to right.
+        self.rows: List[List[int]] = [[] for _ in params]
+        for r, (j, _) in enumerate(param_terms):
+            self.rows[j].append(r)
+        self.n_terms = len(param_terms)
+        source = "def _program(P, X, I, SEED, K, F, C):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
                                      "_where": np.where}
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
         self.lines = len(lines)
 
-    def run(self, P: List[Any], X: List[Any], I: List[Any], seed: Any) -> Tuple[Any, List[List[Any]]]:
-        return self.function(P, X, I, seed, self.consts, self.funcs, self.n_params)
+    def run(self, P: List[Any], X: List[Any], I: List[Any], seed: Any, n: int = 0) -> Tuple[Any, List[Any]]:
+        """Forward and backward on new numbers: (loss, each parameter's gradient contribution).
+
+        Batched (n samples), a parameter's contributions are summed sample by
+        sample, use by use, from left to right, exactly as eager's loop adds them.
+        """
+        if not self.batched:
+            C: List[Any] = [0.0] * self.n_terms
+            loss = self.function(P, X, I, seed, self.consts, self.funcs, C)
+            totals = []
+            for rows in self.rows:
+                total: Any = 0
+                for r in rows:
+                    total = total + C[r]
+                totals.append(total)
+            return loss, totals
+        buffer = np.zeros((max(self.n_terms, 1), n))
+        loss = self.function(P, X, I, seed, self.consts, self.funcs, buffer)
+        return loss, self._batch_totals(buffer, n)
+
+    def _batch_totals(self, buffer: np.ndarray, n: int) -> List[Any]:
+        totals: List[Any] = [0] * len(self.rows)
+        by_uses: Dict[int, List[int]] = {}
+        for j, rows in enumerate(self.rows):
+            if rows:
+                by_uses.setdefault(len(rows), []).append(j)
+        for uses, group in by_uses.items():
+            rows = np.array([self.rows[j] for j in group])  # (params, uses)
+            block = buffer[rows]  # (params, uses, n)
+            ordered = block.transpose(0, 2, 1).reshape(len(group), n * uses)  # sample by sample, use by use
+            sums = np.cumsum(ordered, axis=1)[:, -1]  # cumsum adds strictly left to right
+            for j, total in zip(group, sums.tolist()):
+                totals[j] = total
+        return totals
 
 
 def _plain(x: Any) -> Any:
@@ -384,15 +421,12 @@ class Trace:
             try:
                 if any(indices[s] != program.recorded_indices[s] for s in program.guarded_indices):
                     raise _Retrace
-                loss, G = program.run([p.data for p in self.params], numbers, indices, 1)
+                loss, totals = program.run([p.data for p in self.params], numbers, indices, 1)
             except _Retrace:
                 self.retraces += 1
             else:
                 self._cache.move_to_end(key)
-                for p, contributions in zip(self.params, G):
-                    total: Any = 0
-                    for c in contributions:
-                        total = total + c
+                for p, total in zip(self.params, totals):
                     p.grad = p.grad + total
                 return loss
         loss_data, _ = self._record(key, self.loss_fn, inputs)
@@ -461,24 +495,19 @@ class Trace:
             try:
                 if any(not np.all(indices[s] == program.recorded_indices[s]) for s in program.guarded_indices):
                     raise _Retrace
-                losses, G = program.run(P, columns, indices, scale)
+                losses, totals = program.run(P, columns, indices, scale, n)
             except _Retrace:
                 self.retraces += 1
                 return self._eager_batch(X, T)
         losses = np.broadcast_to(np.asarray(losses, dtype=float), (n,))
         data_loss = float(np.cumsum(losses)[-1]) * scale  # sequential, as Python's sum
-        pen_value: Any = 0
-        pen_G: List[List[Any]] = [[] for _ in self.params]
-        if pen_program is not None:
-            pen_value, pen_G = pen_program.run(P, [], [], 1)
-        for j, p in enumerate(self.params):
-            contributions = G[j]
-            total: Any = 0
-            if contributions:
-                block = np.stack([np.broadcast_to(np.asarray(c, dtype=float), (n,)) for c in contributions], axis=1)
-                total = float(np.cumsum(block.ravel())[-1])  # sample by sample, use by use: eager's order
-            for c in pen_G[j]:
-                total = total + c
+        if pen_program is not None:  # eager visits the penalty last: its terms are added after the data's
+            pen_terms: List[Any] = [0.0] * pen_program.n_terms
+            pen_value = pen_program.function(P, [], [], 1, pen_program.consts, pen_program.funcs, pen_terms)
+            for j, rows in enumerate(pen_program.rows):
+                for r in rows:
+                    totals[j] = totals[j] + pen_terms[r]
+        for p, total in zip(self.params, totals):
             p.grad = p.grad + total
         return data_loss + pen_value if pen_program is not None else data_loss
 
