@@ -8,7 +8,8 @@
 8.0
 """
 
-from .engine import Op, Value, grad, is_grad_enabled, no_grad, set_gc_pause, topological_order
+from .engine import (AnomalyError, Op, Value, detect_anomaly, grad, is_grad_enabled, no_grad, select, set_gc_pause,
+                     topological_order)
 from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
 from . import datasets, functional, init, nn, optim
 
@@ -17,6 +18,9 @@ __version__ = "0.1.0"
 __all__ = [
     "Value",
     "Op",
+    "select",
+    "detect_anomaly",
+    "AnomalyError",
     "grad",
     "no_grad",
     "is_grad_enabled",

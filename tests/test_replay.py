@@ -1,0 +1,240 @@
+"""Replay: a traced step gives exactly eager mode's loss and gradients, and records afresh when it must."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from microgradcn import Value, datasets, functional as F, select, topological_order
+from microgradcn.nn import MLP
+from microgradcn.replay import ReplayError, trace
+from microgradcn.testing import expressions
+
+
+def sgd(params, lr):
+    for p in params:
+        p.data -= lr * p.grad
+        p.grad = 0
+
+
+def moons_run(mode, steps):
+    """micrograd's moons workload: eager, traced (python) or traced per sample (numpy)."""
+    X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
+    model = MLP(2, [16, 16, 1], seed=0)
+    params = model.parameters()
+
+    def batch_loss(rows, labels):
+        losses = [(1 + -t * model(x)).relu() for x, t in zip(rows, labels)]
+        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+
+    if mode == "python":
+        step = trace(batch_loss, params)
+    elif mode == "numpy":
+        step = trace(lambda x, t: (1 + -t * model(x)).relu(), params, backend="numpy",
+                     penalty=lambda: 1e-4 * sum(p * p for p in params))
+    history = []
+    for k in range(steps):
+        if mode == "eager":
+            loss = batch_loss([[Value(a) for a in row] for row in X.tolist()], y.tolist())
+            loss.backward()
+            value = loss.data
+        else:
+            value = step(X, y)
+        history.append((value, [p.grad for p in params]))
+        sgd(params, 1.0 - 0.9 * k / 100)
+    return history, (step.retraces if mode != "eager" else 0)
+
+
+@pytest.mark.parametrize("mode", ["python", "numpy"])
+def test_moons_replay_is_bit_identical_to_eager_at_every_step(mode):
+    eager, _ = moons_run("eager", 12)
+    replayed, retraces = moons_run(mode, 12)
+    assert [loss for loss, _ in replayed] == [loss for loss, _ in eager]
+    assert [grads for _, grads in replayed] == [grads for _, grads in eager]
+    assert retraces == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["python", "numpy"])
+def test_moons_replay_is_bit_identical_over_a_whole_training_run(mode):
+    eager, _ = moons_run("eager", 100)
+    replayed, retraces = moons_run(mode, 100)
+    assert replayed == eager and retraces == 0
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+@pytest.mark.parametrize("task", ["xor", "spiral"])
+def test_small_tasks_with_new_labels_every_step_replay_exactly(task, backend):
+    rng = np.random.default_rng(1)
+    if task == "xor":
+        X, y = datasets.xor()
+        y = y.astype(float)
+        model = MLP(2, [4, 1], activation="tanh", seed=0)
+        loss_of = F.binary_cross_entropy_with_logits
+    else:
+        X, _ = datasets.spiral(3, 8, seed=0)
+        model = MLP(2, [8, 3], activation="relu", seed=0)
+        loss_of = F.cross_entropy
+    params = model.parameters()
+    labels = [rng.integers(0, 3, len(X)) if task == "spiral" else y for _ in range(15)]
+
+    def batch(rows, ts):
+        return loss_of([model(r) for r in rows], list(ts))
+
+    def sample(x, t):
+        return loss_of(model(x), t) if task == "spiral" else loss_of([model(x)], [t])
+
+    step = trace(batch, params) if backend == "python" else trace(sample, params, backend="numpy")
+    results = {}
+    for mode in ("eager", "replay"):
+        model_state = [p.data for p in params]
+        history = []
+        for ts in labels:
+            if mode == "eager":
+                if backend == "python":
+                    loss = batch([[Value(a) for a in r] for r in X.tolist()], [t.item() for t in ts])
+                else:
+                    loss = sum(sample([Value(a) for a in r], t.item()) for r, t in zip(X.tolist(), ts))
+                    loss = loss * (1.0 / len(X))
+                loss.backward()
+                value = loss.data
+            else:
+                value = step(X, ts) if backend == "numpy" else step(X, [t.item() for t in ts])
+            history.append((value, [p.grad for p in params]))
+            sgd(params, 0.1)
+        results[mode] = history
+        for p, d in zip(params, model_state):
+            p.data = d
+    assert results["replay"] == results["eager"]
+    assert step.retraces == 0 and step.records == 1  # labels are data: one recording serves them all
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "prelu"])
+def test_an_mlp_with_each_activation_replays_exactly(activation):
+    rng = np.random.default_rng(3)
+    model = MLP(3, [5, 1], activation=activation, seed=1)
+    params = model.parameters()
+    step = trace(lambda rows: F.mse([model(r) for r in rows], [0.5] * len(rows)), params)
+    for k in range(4):
+        X = rng.normal(size=(6, 3))
+        loss = F.mse([model([Value(a) for a in r]) for r in X.tolist()], [0.5] * 6)
+        loss.backward()
+        eager = (loss.data, [p.grad for p in params])
+        for p in params:
+            p.grad = 0
+        assert (step(X), [p.grad for p in params]) == eager
+        for p in params:
+            p.grad = 0
+
+
+@settings(deadline=None)
+@given(expressions(), st.lists(st.floats(0.8, 1.25), min_size=3, max_size=3))
+def test_random_expressions_replay_exactly_on_new_numbers(expr, factors):
+    leaves = [Value(x) for x in expr.inputs]
+    reached = {id(v) for v in topological_order(expr(*leaves))}
+    used = [leaf for leaf in leaves if id(leaf) in reached]  # an input the expression ignores is no parameter
+    step = trace(lambda: expr(*leaves), used)
+    step()
+    for leaf in leaves:
+        leaf.grad = 0
+    for leaf, f in zip(leaves, factors):
+        leaf.data = leaf.data * f  # nearby numbers: still inside each op's domain and on the same branch
+    try:
+        fresh = [Value(x.data) for x in leaves]
+        eager_loss = expr(*fresh)
+        eager_loss.backward()
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return  # the moved point left an op's domain: nothing to compare
+    loss = step()
+    assert loss == eager_loss.data
+    assert [x.grad for x in leaves] == [x.grad for x in fresh]
+
+
+def test_a_decision_on_data_is_guarded_and_records_afresh():
+    w = Value(1.0)
+
+    def loss_fn(x):
+        return w * x if x > 0 else w * x * x  # a Python-level branch on a Value's data
+
+    step = trace(loss_fn, [w])
+    assert step(Value(2.0)) == 2.0 and w.grad == 2.0
+    assert step(Value(3.0)) == 3.0 and step.retraces == 0
+    w.grad = 0
+    assert step(Value(-3.0)) == 9.0 and w.grad == 9.0  # the other branch: recorded afresh, right answer
+    assert step.retraces == 1
+
+
+def test_inputs_of_different_lengths_are_cached_by_shape():
+    w = Value(0.5)
+    step = trace(lambda xs: sum(w * x for x in xs), [w])
+    for xs in ([1.0, 2.0], [1.0, 2.0, 3.0], [4.0, 5.0], [1.0, 1.0, 1.0]):
+        w.grad = 0
+        assert step(xs) == sum(0.5 * x for x in xs) and w.grad == sum(xs)
+    assert step.records == 2 and step.retraces == 0
+
+
+def test_an_integer_used_as_a_number_is_a_guard():
+    w = Value(2.0)
+    step = trace(lambda k: w * k, [w])
+    assert step(3) == 6.0
+    assert step(3) == 6.0 and step.retraces == 0
+    assert step(4) == 8.0 and step.retraces == 1  # a different integer shapes a different constant
+
+
+def test_select_makes_an_integer_input_data():
+    rows = [Value(1.0), Value(2.0), Value(3.0)]
+    step = trace(lambda i: select(rows, i) * 10, rows)
+    for i in (0, 2, 1, 2):
+        for r in rows:
+            r.grad = 0
+        assert step(i) == rows[i].data * 10
+        assert [r.grad for r in rows] == [10 if j == i else 0 for j in range(3)]
+    assert step.retraces == 0 and step.records == 1
+
+
+def test_numpy_backend_with_a_penalty_matches_its_eager_formula():
+    w = [Value(0.3), Value(-0.2)]
+    X = np.array([[1.0, 2.0], [0.5, -1.0], [2.0, 0.0]])
+    T = np.array([1.0, 0.0, 1.0])
+    step = trace(lambda x, t: (w[0] * x[0] + w[1] * x[1] - t) ** 2, w, backend="numpy",
+                 penalty=lambda: 0.1 * sum(p * p for p in w))
+    loss = step(X, T)
+    grads = [p.grad for p in w]
+    for p in w:
+        p.grad = 0
+    eager = sum((w[0] * x[0] + w[1] * x[1] - t) ** 2 for x, t in zip(X.tolist(), T.tolist())) * (1 / 3)
+    eager = eager + 0.1 * sum(p * p for p in w)
+    eager.backward()
+    assert loss == eager.data and grads == [p.grad for p in w]
+
+
+def test_gradients_are_added_like_backward_does():
+    w = Value(1.0)
+    step = trace(lambda x: w * x, [w])
+    step(2.0)
+    step(3.0)
+    assert w.grad == 5.0  # accumulated, so zero_grad()/step() work unchanged
+
+
+def test_a_traced_step_can_still_be_drawn():
+    from microgradcn.viz import draw_graph
+
+    w = Value(1.0, label="w")
+    step = trace(lambda x: (w * x).tanh(), [w])
+    step(0.5)
+    assert "tanh" in draw_graph(step.graph).source
+
+
+def test_bad_uses_are_named():
+    w = Value(1.0)
+    with pytest.raises(ReplayError, match="must return a scalar Value, got float"):
+        trace(lambda: 1.0, [w])()
+    with pytest.raises(ReplayError, match="must be leaves"):
+        trace(lambda: w, [w * 2])
+    with pytest.raises(ReplayError, match="does not use the parameters at positions \\[1\\]"):
+        trace(lambda: w * 2, [w, Value(3.0)])()
+    with pytest.raises(ValueError, match="backend must be 'python' or 'numpy', got 'c'"):
+        trace(lambda: w, [w], backend="c")
+    with pytest.raises(TypeError, match="params must be Values, got float"):
+        trace(lambda: w, [1.0])
+    with pytest.raises(ReplayError, match="listed twice"):
+        trace(lambda: w, [w, w])
