@@ -352,10 +352,16 @@ def select(candidates: Sequence[Any], index: int) -> Value:
 
 
 def _overflow_message(op: Op, a: Value, b: Any, k: Any, error: Exception) -> str:
-    if "too large" in str(error) and op.name in str(error):
-        return str(error)  # the op's own message already names it
-    args = ", ".join(_show(x) for x in (a, b if b is not None else k) if x is not None)
-    return f"{op.name}({args}): the result is too large for a float ({error})"
+    if op.name in str(error):
+        return str(error)  # the op's own message already names it and its input
+    other = b if b is not None else k
+    if op.infix:
+        call = f"{_show(a)} {op.name} {_show(other)}"
+    else:
+        call = f"{op.name}({', '.join(_show(x) for x in (a, other) if x is not None)})"
+    if "int too large to convert" in str(error):
+        return f"{call}: an integer this large does not fit in a float, which {op.name} needs"
+    return f"{call}: the result is too large for a float ({error})"
 
 
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
