@@ -20,6 +20,7 @@ __all__ = ["save", "load"]
 
 _FORMAT = "microgradcn-state"
 _VERSION = 1
+MAX_FILE_BYTES = 256 * 2**20  # far above any model of scalars; a bigger file is refused before it is read
 
 
 def save(module: "Module", path: Union[str, os.PathLike]) -> None:
@@ -50,6 +51,10 @@ def save(module: "Module", path: Union[str, os.PathLike]) -> None:
         raise
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a model file may hold")
+
+
 def load(module: "Module", path: Union[str, os.PathLike]) -> None:
     """Read a file written by `save` into `module`.
 
@@ -58,10 +63,15 @@ def load(module: "Module", path: Union[str, os.PathLike]) -> None:
     parameter names; in every such case the model is left unchanged.
     """
     path = os.fspath(path)
+    size = os.path.getsize(path)
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{path}: {size:,} bytes is too large for a model file (at most {MAX_FILE_BYTES:,})")
     try:
         with open(path, encoding="utf-8") as f:
-            payload = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            # Numbers are read as floats: a 5,000-digit integer becomes inf (refused below, naming the
+            # parameter) instead of tripping the interpreter's digit limit or overflowing later.
+            payload = json.load(f, parse_int=float, parse_constant=_no_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path}: not a valid JSON model file ({error})") from None
     if not isinstance(payload, dict) or payload.get("format") != _FORMAT or "state" not in payload:
         raise ValueError(f"{path}: not a microgradcn model file (expected a JSON object with format {_FORMAT!r})")

@@ -9,16 +9,18 @@
 
 `expressions()` draws random expression graphs over the engine's operations,
 reusing subexpressions (so gradients must add up over several paths), and
-keeps every operation inside its smooth domain: no log of numbers near 0, no
-division by numbers near 0, no relu/abs/step near their kink, no exp overflow.
-That makes a central difference a fair judge of the analytic gradient.
+keeps every operation inside its smooth region (each op's ``smooth`` in the
+op table): no log of numbers near 0, no division by numbers near 0, no
+relu/abs/step near their kink, no exp overflow. That makes a central
+difference a fair judge of the analytic gradient. `check_op(op)` does the
+same for one op, built-in or your own.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 try:
     from hypothesis import strategies as st
@@ -28,8 +30,10 @@ except ImportError as error:  # hypothesis is a test extra, not a core dependenc
     ) from error
 
 from .engine import Value, no_grad
+from .gradient_check import GradcheckError, gradcheck
+from .ops import OPS, Op, show
 
-__all__ = ["values", "expressions", "Expression", "UNARY_OPS", "BINARY_OPS"]
+__all__ = ["values", "expressions", "Expression", "UNARY_OPS", "BINARY_OPS", "check_op", "OpCheckError"]
 
 # How far from a kink or a pole an operand must stay. Central differences use
 # steps around 1e-6, and perturbations grow through a graph, so keep a margin.
@@ -47,41 +51,43 @@ def values(min_value: float = -10.0, max_value: float = 10.0, label: str = "") -
     )
 
 
-def _away_from(x: float, *points: float) -> bool:
-    return all(abs(x - p) > MARGIN for p in points)
+def _formula(op: Op, k: Any) -> str:
+    """How an op reads in `Expression.formula`: ``({} * {})``, ``tanh({})``, ``({})**2``, ``2**({})``."""
+    if op.arity == 2:
+        return f"({{}} {op.name} {{}})" if op.infix else f"{op.name}({{}}, {{}})"
+    if op.param:
+        label = op.label(k)
+        if label.startswith("**"):
+            return "({})" + label
+        if label.endswith("**"):
+            return label + "({})"
+        return f"{op.name}({{}}, {show(k)})"
+    return f"{op.name}({{}})"
 
 
-# name -> (build on a Value, is the operand in the smooth domain?, text template)
-UNARY_OPS = {
-    "neg": (lambda v: -v, lambda x: True, "-({})"),
-    "abs": (abs, lambda x: _away_from(x, 0), "abs({})"),
-    "exp": (lambda v: v.exp(), lambda x: x < 6, "exp({})"),
-    "log": (lambda v: v.log(), lambda x: x > MARGIN, "log({})"),
-    "sqrt": (lambda v: v.sqrt(), lambda x: x > MARGIN, "sqrt({})"),
-    "tanh": (lambda v: v.tanh(), lambda x: True, "tanh({})"),
-    "sigmoid": (lambda v: v.sigmoid(), lambda x: True, "sigmoid({})"),
-    "relu": (lambda v: v.relu(), lambda x: _away_from(x, 0), "relu({})"),
-    "leaky_relu": (lambda v: v.leaky_relu(0.1), lambda x: _away_from(x, 0), "leaky_relu({}, 0.1)"),
-    "elu": (lambda v: v.elu(0.5), lambda x: _away_from(x, 0), "elu({}, 0.5)"),
-    "softplus": (lambda v: v.softplus(), lambda x: True, "softplus({})"),
-    "step": (lambda v: v.step(), lambda x: _away_from(x, 0), "step({})"),
-    "square": (lambda v: v ** 2, lambda x: True, "({})**2"),
-    "cube": (lambda v: v ** 3, lambda x: True, "({})**3"),
-    "inverse": (lambda v: v ** -1, lambda x: _away_from(x, 0), "({})**-1"),
-    "power_half": (lambda v: v ** 0.5, lambda x: x > MARGIN, "({})**0.5"),
-    "two_to_the": (lambda v: 2 ** v, lambda x: x < 8, "2**({})"),
-    "scale": (lambda v: 0.5 * v + 1, lambda x: True, "0.5*({}) + 1"),
-}
+def _entries(op_name: str, op: Op) -> Dict[str, tuple]:
+    """Test-table rows for one op: one per constant to test it with (ops with a constant get several)."""
+    rows = {}
+    for k in op.test_params:
+        name = op_name if len(op.test_params) == 1 else f"{op_name}({show(k)})"
+        if op.arity == 2:
+            rows[name] = (lambda a, b, op=op: op(a, b), lambda x, y, op=op: op.smooth(x, y), _formula(op, k))
+        elif op.param:
+            rows[name] = (lambda v, op=op, k=k: op(v, k), lambda x, op=op, k=k: op.smooth(x, k), _formula(op, k))
+        else:
+            rows[name] = (lambda v, op=op: op(v), lambda x, op=op: op.smooth(x), _formula(op, k))
+    return rows
 
-# name -> (build on two Values, are the operands in the smooth domain?, template)
-BINARY_OPS = {
-    "add": (lambda a, b: a + b, lambda x, y: True, "({} + {})"),
-    "sub": (lambda a, b: a - b, lambda x, y: True, "({} - {})"),
-    "mul": (lambda a, b: a * b, lambda x, y: True, "({} * {})"),
-    "div": (lambda a, b: a / b, lambda x, y: abs(y) > 0.5, "({} / {})"),
-    "pow": (lambda a, b: a ** b, lambda x, y: x > 0.5 and abs(y) < 3, "({} ** {})"),
-    "prelu": (lambda a, b: a.leaky_relu(b), lambda x, y: _away_from(x, 0), "prelu({}, {})"),
-}
+
+# Ops whose "derivative" is not the slope of the function, by design: detach passes no
+# gradient and select needs candidates; they are tested on their own.
+_NOT_SLOPES = ("detach", "select")
+_ALL = {name: row for op_name, op in OPS.items() if op_name not in _NOT_SLOPES
+        for name, row in _entries(op_name, op).items()}
+
+# name -> (build on Values, are the operands in the smooth region?, text template); made from the op table.
+UNARY_OPS: Dict[str, tuple] = {n: r for n, r in _ALL.items() if r[2].count("{}") == 1}
+BINARY_OPS: Dict[str, tuple] = {n: r for n, r in _ALL.items() if r[2].count("{}") == 2}
 
 
 @dataclass(frozen=True)
@@ -177,3 +183,66 @@ def _expressions(draw: Callable, n_inputs, n_ops, names, min_value, max_value) -
     if not steps:  # always differentiate through at least one operation
         steps.append(("mul", (0, 0)))
     return Expression(tuple(inputs), tuple(steps))
+
+
+class OpCheckError(AssertionError):
+    """`check_op` found a point where an op's derivative disagrees with numerical differentiation."""
+
+
+def check_op(op: Op, min_value: float = -3.0, max_value: float = 3.0, max_examples: int = 300,
+             param: Any = None, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Property-test `op`'s derivative against numerical differentiation, inside its smooth region.
+
+    Hypothesis draws inputs from [min_value, max_value] where ``op.smooth``
+    holds (and the forward is defined), and compares the engine's gradient
+    with a central difference. On a mismatch it raises `OpCheckError` naming
+    the simplest failing input, in Chinese and English. `param` is the
+    constant of an op that takes one (default: its first ``test_params``).
+
+    >>> from microgradcn import Op
+    >>> from microgradcn.ops import cos
+    >>> import math
+    >>> sin = Op("my_sin", forward=math.sin, derivative=lambda x, out: cos(x))
+    >>> check_op(sin)                       # passes silently
+    >>> bad = Op("bad_sin", forward=math.sin, derivative=lambda x, out: -cos(x))
+    >>> check_op(bad)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    microgradcn.testing.OpCheckError: bad_sin 的导数与数值微分不一致 ...
+    """
+    from hypothesis import HealthCheck, assume, given, settings
+
+    if not isinstance(op, Op):
+        raise TypeError(f"check_op needs an Op, got {type(op).__name__}: {op!r}")
+    k = param if param is not None else (op.test_params[0] if op.param else None)
+    failures: List[tuple] = []
+    point = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False)
+
+    def f(*xs: Value) -> Value:
+        return op(xs[0], xs[1]) if op.arity == 2 else op(xs[0], k) if op.param else op(xs[0])
+
+    @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+    @given(st.lists(point, min_size=op.arity, max_size=op.arity))
+    def derivative_matches(xs: List[float]) -> None:
+        smooth = op.smooth(*xs) if not op.param else op.smooth(xs[0], k)
+        assume(smooth)
+        try:
+            with no_grad():
+                f(*(Value(x) for x in xs))
+        except (ValueError, OverflowError, ZeroDivisionError):
+            assume(False)
+        try:
+            gradcheck(f, xs, atol=atol, rtol=rtol)
+        except GradcheckError as error:
+            failures.append((xs, str(error)))
+            raise
+
+    try:
+        derivative_matches()
+    except GradcheckError:
+        xs, table = failures[-1]  # hypothesis replays the simplest failing example last
+        at = ", ".join(show(x) for x in xs)
+        raise OpCheckError(
+            f"{op.name} 的导数与数值微分不一致 (its derivative disagrees with numerical differentiation) "
+            f"at x = {at}:\n{table}") from None

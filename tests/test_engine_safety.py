@@ -218,3 +218,33 @@ def test_inf_and_nan_data_follow_ieee_rules_and_overflow_from_finite_numbers_is_
     assert math.isnan(Value(float("nan")).exp().data)
     with pytest.raises(OverflowError, match=r"exp\(1000.0\) is too large for a float"):
         Value(1000.0).exp()
+
+
+# --------------------------------------------- 11. absurd model files
+@pytest.mark.parametrize("number", ["1" * 400, "1" * 5000, "1e999", "-" + "9" * 400])
+def test_loading_absurd_numbers_names_the_file_and_the_parameter(tmp_path, number):
+    from microgradcn.nn import MLP
+
+    model = MLP(1, [1], seed=0)
+    path = tmp_path / "model.json"
+    model.save(path)
+    text = path.read_text()
+    name = next(iter(model.state_dict()))
+    start = text.index(f'"{name}": ') + len(f'"{name}": ')
+    end = min(i for i in (text.find(",", start), text.find("\n", start)) if i >= 0)
+    path.write_text(text[:start] + number + text[end:])
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(ValueError, match=rf"model.json: saved value for '{name}' must be a finite number"):
+        model.load(path)
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_a_huge_model_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from microgradcn import serialization
+    from microgradcn.nn import MLP
+
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.truncate(2**30)  # 1 GB (sparse: no disk is used)
+    with pytest.raises(ValueError, match="big.json: 1,073,741,824 bytes is too large for a model file"):
+        serialization.load(MLP(1, [1], seed=0), path)
