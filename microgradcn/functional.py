@@ -110,7 +110,7 @@ def mse(pred, target) -> Value:
 
 
 def sum_squared_error(pred, target) -> Value:
-    """The seeds' form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
+    """《深度学习入门》's form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
     p, t = _pair(pred, target)
     return 0.5 * sum((a - b) ** 2 for a, b in zip(p, t))
 
@@ -128,7 +128,7 @@ l1_loss = mae
 def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
     """-(1/n) Σ [t log(p + eps) + (1 - t) log(1 - p + eps)] for probabilities p in [0, 1].
 
-    `eps` keeps log finite at p = 0 or 1 (the seeds add 1e-7 the same way).
+    `eps` keeps log finite at p = 0 or 1 (《深度学习入门》 adds 1e-7 the same way).
     Prefer `binary_cross_entropy_with_logits` when you have raw scores.
     """
     p, t = _pair(prob, target)
@@ -173,7 +173,7 @@ def cross_entropy(logits, target) -> Value:
 
 
 def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
-    """The seeds' cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
+    """《深度学习入门》's cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
     p = _as_list(prob, "prob")
     if isinstance(target, Integral) and not isinstance(target, bool):
         if not 0 <= target < len(p):

@@ -101,7 +101,7 @@ class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum (heavy ball or Nesterov) and weight decay.
 
     Weight decay λ adds λp to the gradient, so the update is
-    ``p ← (1 − ηλ) p − η g``: the "weight decay" form of seed 004.
+    ``p ← (1 − ηλ) p − η g``: the "weight decay" form of d2l (动手学深度学习).
     """
 
     def __init__(

@@ -147,7 +147,7 @@ class Task:
 
 
 def _moons_loss(model: Module, alpha: float = 1e-4) -> Callable:
-    # The benchmark loss of DESIGN.md: mean hinge + alpha * Σ p².
+    # The moons benchmark loss: mean hinge + alpha * Σ p².
     params = model.parameters()
     return lambda outputs, targets: F.hinge(outputs, targets) + F.l2_penalty(params, alpha)
 

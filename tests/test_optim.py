@@ -54,7 +54,7 @@ def test_one_and_three_steps(make, expected):
 
 
 def test_sgd_weight_decay_is_the_one_minus_eta_lambda_form():
-    # Seed 004: w ← (1 − ηλ) w − η ∂ℓ/∂w.
+    # d2l's weight decay: w ← (1 − ηλ) w − η ∂ℓ/∂w.
     eta, lam = 0.05, 0.3
     w = Value(2.0)
     opt = SGD([w], lr=eta, weight_decay=lam)

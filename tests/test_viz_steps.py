@@ -5,12 +5,12 @@ import re
 import pytest
 
 from microgradcn import Value
-from microgradcn.examples import apple_orange, apple_tax, seed001_network
+from microgradcn.examples import apple_orange, apple_tax, network_2_2_1
 from microgradcn.viz import GraphView, backward_frames, draw_frame, forward_frames, frames, save_frames, save_gif
 from microgradcn.viz.steps import FrameList, save_html, stepper
 
 
-@pytest.mark.parametrize("build", [apple_tax, apple_orange, seed001_network])
+@pytest.mark.parametrize("build", [apple_tax, apple_orange, network_2_2_1])
 def test_one_frame_per_node_in_each_pass(build):
     root = build()
     n = len(GraphView(root))
