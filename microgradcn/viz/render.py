@@ -17,6 +17,7 @@ below it in red, and names inputs at the arrow tails.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Union
 
@@ -24,9 +25,12 @@ import graphviz
 
 from ..engine import Value
 from .graph import DEFAULT_MAX_NODES, GraphView
-from .labels import format_number, html_text, op_symbol
+from .labels import format_number, html_text, op_symbol, shorten
 
-__all__ = ["draw_graph", "render", "GraphvizNotFoundError", "COLORS", "FONT"]
+__all__ = ["draw_graph", "render", "pipe", "GraphvizNotFoundError", "GraphvizError", "COLORS", "FONT",
+           "DEFAULT_DPI"]
+
+DEFAULT_DPI = 150  # pixels per inch of PNG output (Graphviz's own default, 72, looks blurred)
 
 FONT = "WenQuanYi Micro Hei,Noto Sans CJK SC,PingFang SC,Microsoft YaHei,sans-serif"
 GRAD_COLOR = "#c0392b"
@@ -50,6 +54,10 @@ INSTALL_HINT = (
 
 class GraphvizNotFoundError(RuntimeError):
     """Graphviz's `dot` executable is not installed (the message says how to install it)."""
+
+
+class GraphvizError(RuntimeError):
+    """Graphviz's `dot` ran but refused the graph; the message quotes what dot said."""
 
 
 class _Texts:
@@ -192,7 +200,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
             if v.label:
                 g.node(
                     view.node_id(i),
-                    label=f"<{html_text(v.label)}>",
+                    label=f"<{html_text(shorten(v.label))}>",
                     shape="plaintext",
                     margin="0.04",
                     fontcolor=HIGHLIGHT_COLOR if hot else "black",
@@ -218,20 +226,28 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
         for slot, p in enumerate(v.parents):
             i = view.pos(p)
             _book_edge(g, view.node_id(i), f"e{j}_{slot}", view.node_id(j),
-                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight)
+                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight,
+                       _TAIL_SHARED if view.nodes[i].is_leaf and len(view.uses[i]) > 1 else None)
     # The output leaves through one last arrow, named at its head.
     root = view.nodes[last]
     out_name = "out"
-    name = "" if root.is_leaf else root.label  # a lone leaf is already named at the tail
+    name = shorten(root.label) if root.label and not root.is_leaf else ""  # a lone leaf is named at the tail
     g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
     _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
                texts.edge_grads.get((None, None)), last in texts.highlight)
 
 
-def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool) -> None:
+# An input used more than once (x1 feeding w1·x1 and w3·x1) sits one column further
+# left than the other inputs, so its arrows reach their rows before the values are
+# written, and each value stands beside the operation it enters.
+_TAIL_SHARED = {"minlen": "2"}
+
+
+def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool,
+               tail_attrs: Optional[Dict[str, str]] = None) -> None:
     g.node(middle, label=_edge_value_label(forward, backward), shape="plain")
     attrs = {"color": HIGHLIGHT_COLOR, "penwidth": "2"} if hot else {}
-    g.edge(tail, middle, arrowhead="none", **attrs)
+    g.edge(tail, middle, arrowhead="none", **attrs, **(tail_attrs or {}))
     g.edge(middle, head, **attrs)
 
 
@@ -278,31 +294,57 @@ def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, pa
     return g
 
 
-def pipe(graph: graphviz.Digraph, fmt: Optional[str] = None) -> bytes:
-    """The rendered picture as bytes; GraphvizNotFoundError if `dot` is missing."""
+def _check_dpi(dpi: object) -> float:
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1200:
+        raise ValueError(f"dpi must be a number of pixels per inch between 10 and 1200, got {dpi!r}")
+    return float(dpi)
+
+
+def pipe(graph: Union[graphviz.Digraph, graphviz.Source], fmt: Optional[str] = None,
+         dpi: Optional[float] = None) -> bytes:
+    """The rendered picture as bytes.
+
+    `dpi` (pixels per inch) applies to PNG only; it defaults to `DEFAULT_DPI`.
+    Raises GraphvizNotFoundError if `dot` is missing and GraphvizError, quoting
+    dot's message, if dot rejects the graph.
+    """
+    fmt = fmt or graph.format or "svg"
+    command = [getattr(graph, "engine", None) or "dot", f"-T{fmt}"]
+    if fmt == "png":
+        command.append(f"-Gdpi={_check_dpi(DEFAULT_DPI if dpi is None else dpi):g}")
     try:
-        return graph.pipe(format=fmt or graph.format)
-    except graphviz.ExecutableNotFound as error:
+        done = subprocess.run(command, input=graph.source.encode("utf-8"), capture_output=True)
+    except FileNotFoundError as error:
         raise GraphvizNotFoundError(INSTALL_HINT) from error
+    if done.returncode != 0:
+        # dot may cut a UTF-8 character in half when it quotes the bad line: decode leniently.
+        message = done.stderr.decode("utf-8", errors="replace").strip() or f"exit status {done.returncode}"
+        raise GraphvizError(f"Graphviz's dot could not draw this graph: {shorten(message, 500)}")
+    return done.stdout
 
 
-def render(graph_or_root: Union[graphviz.Digraph, Value], path: Union[str, Path], **draw_options) -> Path:
+def render(graph_or_root: Union[graphviz.Digraph, Value], path: Union[str, Path], dpi: Optional[float] = None,
+           **draw_options) -> Path:
     """Write a picture to `path`; the format comes from its suffix (.svg, .png, .pdf).
 
     `graph_or_root` is a Digraph from `draw_graph` or a Value (then
-    `draw_options` go to `draw_graph`). Raises GraphvizNotFoundError, with
+    `draw_options` go to `draw_graph`). `dpi` sets the resolution of a PNG
+    (default `DEFAULT_DPI` = 150 pixels per inch). Missing folders are
+    created. Raises GraphvizNotFoundError, with
     install instructions, when Graphviz is missing.
     """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"the file name must end in .svg, .png or .pdf, got {str(path)!r}")
+    if dpi is not None:
+        _check_dpi(dpi)
     graph = graph_or_root
     if isinstance(graph_or_root, Value):
         graph = draw_graph(graph_or_root, fmt=fmt, **draw_options)
     elif draw_options:
         raise TypeError("draw options can only be given with a Value, not with an already drawn graph")
-    data = pipe(graph, fmt)
+    data = pipe(graph, fmt, dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
