@@ -92,3 +92,71 @@ def test_stepper_with_and_without_ipywidgets(monkeypatch):
     fallback = stepper(apple_tax())
     assert isinstance(fallback, FrameList) and len(fallback) == 10
     assert fallback._repr_html_().count("<svg") == 10
+
+
+# ------------------------------------------------ book-style timing and canvas
+def _under_arrows(source):
+    """middle node id -> the red text written under that arrow."""
+    return dict(re.findall(r'(e\d+_\d+|e_out) \[label=<<TABLE.*?#c0392b">(.*?)</FONT>', source))
+
+
+def test_book_style_writes_each_backward_value_at_the_frame_that_computes_it():
+    # nodes: 0 苹果单价, 1 苹果个数, 2 苹果总价 (= 0 × 1), 3 消费税, 4 支付金额 (= 2 × 3)
+    pay = apple_tax()
+    expected = [
+        {"e2_0": "?", "e2_1": "?", "e4_0": "?", "e4_1": "?", "e_out": "1"},     # 反向 1/5: ∂支付金额/∂支付金额
+        {"e2_0": "?", "e2_1": "?", "e4_0": "?", "e4_1": "200", "e_out": "1"},   # 反向 2/5: 消费税
+        {"e2_0": "?", "e2_1": "?", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 3/5: 苹果总价
+        {"e2_0": "?", "e2_1": "110", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 4/5: 苹果个数
+        {"e2_0": "2.2", "e2_1": "110", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 5/5: 苹果单价
+    ]
+    backward = backward_frames(pay)
+    assert [f.node.label for f in backward] == ["支付金额", "消费税", "苹果总价", "苹果个数", "苹果单价"]
+    for frame, want in zip(backward, expected):
+        assert _under_arrows(draw_frame(frame, style="book").source) == want, frame.text
+    for frame in forward_frames(pay):
+        assert set(_under_arrows(draw_frame(frame, style="book").source).values()) == {"?"}
+
+
+def test_a_value_used_twice_shows_both_arrows_at_its_own_frame():
+    x = Value(3, label="x")
+    y = x * x
+    y.label = "y"
+    first, second = backward_frames(y)
+    assert _under_arrows(draw_frame(first, style="book").source) == {"e1_0": "?", "e1_1": "?", "e_out": "1"}
+    assert _under_arrows(draw_frame(second, style="book").source) == {"e1_0": "3", "e1_1": "3", "e_out": "1"}
+    assert "3 + 3 = 6" in second.text
+
+
+def test_gif_frames_share_one_canvas_and_keep_the_picture_still(tmp_path):
+    from PIL import Image, ImageChops, ImageSequence
+
+    pay = apple_tax()
+    gif = save_gif(pay, tmp_path / "a.gif")
+    with Image.open(gif) as image:
+        pages = [page.convert("RGB") for page in ImageSequence.Iterator(image)]
+    assert len(pages) == 10 and image.width > 1000  # 150 dpi: the picture alone is ~750 px wide
+    # The left edge of the drawing (the input names) stays at the same pixel column in every frame.
+    lefts = set()
+    for page in pages:
+        band = page.crop((0, 0, page.width, page.height * 2 // 3))
+        box = ImageChops.difference(band, Image.new("RGB", band.size, "white")).getbbox()
+        lefts.add(box[0])
+    assert len(lefts) == 1, lefts
+
+
+def test_html_page_shows_each_caption_once_and_fits_the_window(tmp_path):
+    import html
+
+    all_frames = frames(apple_tax())
+    page = save_html(all_frames, tmp_path / "s.html", style="book").read_text(encoding="utf-8")
+    for frame in all_frames:
+        assert page.count(html.escape(frame.text)) == 1, frame.text
+    assert "max-width: 100%" in page and "height: auto" in page
+    assert page.count("<svg") == 10
+
+
+def test_draw_frame_without_caption():
+    frame = frames(apple_tax())[0]
+    assert frame.text.startswith("前向 1/5") and frame.text not in draw_frame(frame, caption=False).source
+    assert frame.text in draw_frame(frame).source
