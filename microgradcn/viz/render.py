@@ -313,7 +313,7 @@ def pipe(graph: Union[graphviz.Digraph, graphviz.Source], fmt: Optional[str] = N
     if fmt == "png":
         command.append(f"-Gdpi={_check_dpi(DEFAULT_DPI if dpi is None else dpi):g}")
     try:
-        done = subprocess.run(command, input=graph.source.encode("utf-8"), capture_output=True)
+        done = subprocess.run(command, input=graph.source.encode("utf-8"), capture_output=True, check=False)
     except FileNotFoundError as error:
         raise GraphvizNotFoundError(INSTALL_HINT) from error
     if done.returncode != 0:

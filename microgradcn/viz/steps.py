@@ -12,7 +12,7 @@ import html
 import io
 import re
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import graphviz
 
@@ -57,7 +57,7 @@ def _view(root_or_view, max_nodes) -> GraphView:
 
 
 def forward_frames(
-    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+    root: Union[Value, GraphView], precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
 ) -> List[Frame]:
     """One frame per node, inputs first: the forward pass computing each value."""
     view = _view(root, max_nodes)
@@ -73,7 +73,7 @@ def forward_frames(
 
 
 def backward_frames(
-    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+    root: Union[Value, GraphView], precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
 ) -> List[Frame]:
     """One frame per node, output first: each gradient once all its uses are done.
 
@@ -108,7 +108,7 @@ def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
 
     data = [show(x) for x in frame.data]
     grads = [show(g) for g in frame.grads]
-    edge_grads = {}
+    edge_grads: Dict[Tuple[Optional[int], Optional[int]], str] = {}
     for j, v in enumerate(view.nodes):
         g = frame.grads[j]
         for slot, (d, p) in enumerate(zip(view.local(j), v.parents)):
