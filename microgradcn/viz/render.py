@@ -17,9 +17,11 @@ below it in red, and names inputs at the arrow tails.
 
 from __future__ import annotations
 
+import json
+import math
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import graphviz
 
@@ -64,12 +66,19 @@ class _Texts:
     """What to write on each node and edge: None hides a number, '?' marks it unknown."""
 
     def __init__(
-        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set
+        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set,
+        widths: Optional[Dict[Tuple[str, str], int]] = None,
     ) -> None:
         self.data = data
         self.grads = grads
         self.edge_grads = edge_grads  # (consumer j, slot) -> text; (None, None) for the output edge
         self.highlight = highlight
+        # (node id, cell) -> width in points kept free for that cell, so that every frame of a
+        # step-through has one layout whether a number is known or still '?' (see cell_widths)
+        self.widths = widths
+
+    def width(self, node_id: str, cell: str) -> Optional[int]:
+        return None if self.widths is None else self.widths.get((node_id, cell))
 
 
 def _state_texts(view: GraphView, show_data: bool, show_grad: bool, precision, highlight) -> _Texts:
@@ -133,26 +142,74 @@ def _kind(view: GraphView, i: int, params: set) -> str:
     return "input" if v.label else "const"
 
 
-def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False) -> str:
+def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False, width: Optional[int] = None,
+          line: Optional[str] = None) -> str:
     body = html_text(text or "")
     if bold:
         body = f"<B>{body}</B>"
     if color:
         body = f'<FONT COLOR="{color}">{body}</FONT>'
-    return f"<TD>{body}</TD>"
+    attrs = "" if width is None else f' WIDTH="{width}"'
+    if line is not None:
+        attrs += f' COLOR="{line}"'
+    return f"<TD{attrs}>{body}</TD>"
+
+
+def _changing_cells(view: GraphView, texts: _Texts, style: str):
+    """(node id, cell, text, cell padding, cell border) for every cell whose text a step-through changes."""
+    if style == "node":
+        for i in range(len(view.nodes)):
+            if texts.data[i] is not None:
+                yield view.node_id(i), "data", f"data {texts.data[i]}", 4, 1
+            if texts.grads[i] is not None:
+                yield view.node_id(i), "grad", f"grad {texts.grads[i]}", 4, 1
+        return
+    edges = [(f"e{j}_{slot}", view.pos(p), (j, slot)) for j, v in enumerate(view.nodes)
+             for slot, p in enumerate(v.parents)]
+    edges.append(("e_out", len(view.nodes) - 1, (None, None)))
+    for middle, i, key in edges:
+        yield middle, "value", texts.data[i] or "", 1, 0
+        yield middle, "value", texts.edge_grads.get(key) or "", 1, 0
+
+
+def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: str = "LR") -> Dict[Tuple[str, str], int]:
+    """The widest each changing cell gets over `variants` (e.g. all numbers known, all '?'), in points.
+
+    Measured by Graphviz itself in one run (``-Tjson``), with the fonts of the picture.
+    """
+    g = _new_digraph(rankdir, "svg", style)
+    keys = []
+    for texts in variants:
+        for node_id, cell, text, padding, border in _changing_cells(view, texts, style):
+            g.node(f"m{len(keys)}", shape="plain", label=(
+                f'<<TABLE BORDER="0" CELLBORDER="{border}" CELLSPACING="0" CELLPADDING="{padding}">'
+                f"<TR><TD>{html_text(text) or ' '}</TD></TR></TABLE>>"))
+            keys.append((node_id, cell))
+    widths: Dict[Tuple[str, str], int] = {}
+    for node in json.loads(pipe(g, "json")).get("objects", []):
+        key = keys[int(node["name"][1:])]
+        widths[key] = max(widths.get(key, 0), math.ceil(float(node["width"]) * 72))
+    return widths
 
 
 def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
     for i, v in enumerate(view.nodes):
         kind = _kind(view, i, params)
         cells = []
+        node_id = view.node_id(i)
+        # In a step-through the cells name their line colour, so the box's white frame
+        # (room kept for the highlight) does not colour them.
+        line = None if texts.widths is None else HIGHLIGHT_COLOR if i in texts.highlight else "black"
         if v.label or not v.is_leaf:  # an unlabelled constant is just its number
-            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
+            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label), line=line))
         if texts.data[i] is not None:
-            cells.append(_cell(f"data {texts.data[i]}"))
+            cells.append(_cell(f"data {texts.data[i]}", width=texts.width(node_id, "data"), line=line))
         if texts.grads[i] is not None:
-            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR))
-        border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if i in texts.highlight else 'BORDER="0"'
+            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad"), line=line))
+        if i in texts.highlight:
+            border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"'
+        else:  # in a step-through every box keeps room for the highlight, so nothing moves
+            border = 'BORDER="3" COLOR="white"' if texts.widths is not None else 'BORDER="0"'
         label = (
             f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
             f"<TR>{''.join(cells)}</TR></TABLE>>"
@@ -179,16 +236,17 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             g.edge(op_id, view.node_id(i))
 
 
-def _edge_value_label(forward: Optional[str], backward: Optional[str]) -> str:
+def _edge_value_label(forward: Optional[str], backward: Optional[str], width: Optional[int] = None) -> str:
     # Forward value above, gradient below, a rule between them: the arrow
     # enters and leaves this label at mid-height, so it reads as one arrow
     # with numbers written on either side, as in the book.
     top = html_text(forward if forward is not None else "")
     bottom = html_text(backward if backward is not None else "")
+    td = "<TD>" if width is None else f'<TD WIDTH="{width}">'
     return (
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f"<TR><TD>{top or ' '}</TD></TR><HR/>"
-        f'<TR><TD><FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
+        f"<TR>{td}{top or ' '}</TD></TR><HR/>"
+        f'<TR>{td}<FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
     )
 
 
@@ -226,7 +284,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
         for slot, p in enumerate(v.parents):
             i = view.pos(p)
             _book_edge(g, view.node_id(i), f"e{j}_{slot}", view.node_id(j),
-                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight,
+                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight, texts,
                        _TAIL_SHARED if view.nodes[i].is_leaf and len(view.uses[i]) > 1 else None)
     # The output leaves through one last arrow, named at its head.
     root = view.nodes[last]
@@ -234,7 +292,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
     name = shorten(root.label) if root.label and not root.is_leaf else ""  # a lone leaf is named at the tail
     g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
     _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
-               texts.edge_grads.get((None, None)), last in texts.highlight)
+               texts.edge_grads.get((None, None)), last in texts.highlight, texts)
 
 
 # An input used more than once (x1 feeding w1·x1 and w3·x1) sits one column further
@@ -243,9 +301,9 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
 _TAIL_SHARED = {"minlen": "2"}
 
 
-def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool,
+def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool, texts: _Texts,
                tail_attrs: Optional[Dict[str, str]] = None) -> None:
-    g.node(middle, label=_edge_value_label(forward, backward), shape="plain")
+    g.node(middle, label=_edge_value_label(forward, backward, texts.width(middle, "value")), shape="plain")
     attrs = {"color": HIGHLIGHT_COLOR, "penwidth": "2"} if hot else {}
     g.edge(tail, middle, arrowhead="none", **attrs, **(tail_attrs or {}))
     g.edge(middle, head, **attrs)

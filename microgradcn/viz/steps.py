@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import weakref
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
@@ -20,7 +21,7 @@ from ..engine import Value
 from .explain import backward_line, forward_line
 from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, html_text
-from .render import DEFAULT_DPI, FONT, UNKNOWN, _draw, _Texts, pipe
+from .render import DEFAULT_DPI, FONT, UNKNOWN, _draw, _Texts, cell_widths, pipe
 
 __all__ = ["Frame", "frames", "forward_frames", "backward_frames", "draw_frame", "save_frames",
            "save_html", "save_gif", "stepper"]
@@ -100,24 +101,46 @@ def frames(
     return forward_frames(view, precision) + backward_frames(view, precision)
 
 
-def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
-    view = frame.view
+def _known_texts(view: GraphView, data, grads, precision: Optional[int]) -> _Texts:
+    """The texts of a frame in which `data` and `grads` (None = unknown) are known."""
 
     def show(x):
         return UNKNOWN if x is None else format_number(x, precision)
 
-    data = [show(x) for x in frame.data]
-    grads = [show(g) for g in frame.grads]
     edge_grads: Dict[Tuple[Optional[int], Optional[int]], str] = {}
     for j, v in enumerate(view.nodes):
-        g = frame.grads[j]
+        g = grads[j]
         for slot, (d, p) in enumerate(zip(view.local(j), v.parents)):
             # As in the book, the gradient under the arrow p -> v is written when p's own
             # gradient is computed (p's backward frame sums these arrows), not before.
-            known = frame.grads[view.pos(p)] is not None
+            known = grads[view.pos(p)] is not None
             edge_grads[(j, slot)] = format_number(d * g, precision) if known else UNKNOWN
-    edge_grads[(None, None)] = grads[-1]
-    return _Texts(data, grads, edge_grads, {frame.position})
+    edge_grads[(None, None)] = show(grads[-1])
+    return _Texts([show(x) for x in data], [show(g) for g in grads], edge_grads, set())
+
+
+_WIDTHS: "weakref.WeakKeyDictionary[GraphView, Dict]" = weakref.WeakKeyDictionary()
+
+
+def _reserved_widths(view: GraphView, style: str, rankdir: str, precision: Optional[int]) -> Dict:
+    """For every cell a step-through changes, the widest it gets (all numbers known, or '?').
+
+    Reserving these widths gives every frame the same layout, so pictures do not shift.
+    """
+    key = (style, rankdir, precision)
+    cache = _WIDTHS.setdefault(view, {})
+    if key not in cache:
+        n = len(view)
+        variants = [_known_texts(view, [v.data for v in view.nodes], view.gradients(), precision),
+                    _known_texts(view, [None] * n, [None] * n, precision)]
+        cache[key] = cell_widths(view, variants, style, rankdir)
+    return cache[key]
+
+
+def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
+    texts = _known_texts(frame.view, frame.data, frame.grads, precision)
+    texts.highlight = {frame.position}
+    return texts
 
 
 def draw_frame(frame: Frame, style: str = "node", rankdir: str = "LR", fmt: str = "svg",
@@ -126,7 +149,9 @@ def draw_frame(frame: Frame, style: str = "node", rankdir: str = "LR", fmt: str 
     frame's text as a caption underneath (``caption=False`` leaves it out)."""
     if style not in ("node", "book"):
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
-    g = _draw(frame.view, _texts(frame, precision), style, rankdir, fmt)
+    texts = _texts(frame, precision)
+    texts.widths = _reserved_widths(frame.view, style, rankdir, precision)
+    g = _draw(frame.view, texts, style, rankdir, fmt)
     if caption:
         g.attr(label=f"<{html_text(frame.text)}>", labelloc="b", fontsize="13")
     return g
