@@ -164,8 +164,9 @@ def _changing_cells(view: GraphView, texts: _Texts, style: str):
             if texts.grads[i] is not None:
                 yield view.node_id(i), "grad", f"grad {texts.grads[i]}", 4, 1
         return
-    edges = [(f"e{j}_{slot}", view.pos(p), (j, slot)) for j, v in enumerate(view.nodes)
-             for slot, p in enumerate(v.parents)]
+    edges: List[Tuple[str, int, Tuple[Optional[int], Optional[int]]]] = [
+        (f"e{j}_{slot}", view.pos(p), (j, slot)) for j, v in enumerate(view.nodes) for slot, p in enumerate(v.parents)
+    ]
     edges.append(("e_out", len(view.nodes) - 1, (None, None)))
     for middle, i, key in edges:
         yield middle, "value", texts.data[i] or "", 1, 0
@@ -178,7 +179,7 @@ def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: st
     Measured by Graphviz itself in one run (``-Tjson``), with the fonts of the picture.
     """
     g = _new_digraph(rankdir, "svg", style)
-    keys = []
+    keys: List[Tuple[str, str]] = []
     for texts in variants:
         for node_id, cell, text, padding, border in _changing_cells(view, texts, style):
             g.node(f"m{len(keys)}", shape="plain", label=(
