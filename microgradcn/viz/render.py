@@ -142,17 +142,16 @@ def _kind(view: GraphView, i: int, params: set) -> str:
     return "input" if v.label else "const"
 
 
-def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False, width: Optional[int] = None,
-          line: Optional[str] = None) -> str:
+def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False, width: Optional[int] = None) -> str:
     body = html_text(text or "")
     if bold:
         body = f"<B>{body}</B>"
     if color:
         body = f'<FONT COLOR="{color}">{body}</FONT>'
-    attrs = "" if width is None else f' WIDTH="{width}"'
-    if line is not None:
-        attrs += f' COLOR="{line}"'
-    return f"<TD{attrs}>{body}</TD>"
+    return f"<TD>{body}</TD>" if width is None else f'<TD WIDTH="{width}">{body}</TD>'
+
+
+_BORDER_ROOM = "0.041667,0.041667"  # 3 points, in inches
 
 
 def _changing_cells(view: GraphView, texts: _Texts, style: str):
@@ -198,24 +197,23 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
         kind = _kind(view, i, params)
         cells = []
         node_id = view.node_id(i)
-        # In a step-through the cells name their line colour, so the box's white frame
-        # (room kept for the highlight) does not colour them.
-        line = None if texts.widths is None else HIGHLIGHT_COLOR if i in texts.highlight else "black"
         if v.label or not v.is_leaf:  # an unlabelled constant is just its number
-            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label), line=line))
+            cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
         if texts.data[i] is not None:
-            cells.append(_cell(f"data {texts.data[i]}", width=texts.width(node_id, "data"), line=line))
+            cells.append(_cell(f"data {texts.data[i]}", width=texts.width(node_id, "data")))
         if texts.grads[i] is not None:
-            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad"), line=line))
-        if i in texts.highlight:
-            border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"'
-        else:  # in a step-through every box keeps room for the highlight, so nothing moves
-            border = 'BORDER="3" COLOR="white"' if texts.widths is not None else 'BORDER="0"'
+            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad")))
+        hot = i in texts.highlight
+        border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if hot else 'BORDER="0"'
         label = (
             f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
             f"<TR>{''.join(cells)}</TR></TABLE>>"
         )
-        g.node(view.node_id(i), label=label, shape="plain")
+        if texts.widths is not None and not hot:
+            # In a step-through every box keeps room for the 3-point highlight border, so nothing moves.
+            g.node(node_id, label=label, shape="none", width="0", height="0", margin=_BORDER_ROOM)
+        else:
+            g.node(node_id, label=label, shape="plain")
         if v.parents:
             op_id = view.node_id(i) + "_op"
             hot = i in texts.highlight
