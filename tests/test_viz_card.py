@@ -21,7 +21,7 @@ def test_card_of_a_leaf_and_of_an_unlabelled_value():
     x = Value(3, label="x")
     assert "叶子 leaf" in value_card_html(x) and ">0</span>" in value_card_html(x)
     card = value_card_html(x.exp())
-    assert "无标签" in card and "exp(exp),1 个输入 input<" in card
+    assert "无标签" in card and "exp,1 个输入 input<" in card
 
 
 def test_card_escapes_html_in_labels():

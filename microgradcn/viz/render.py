@@ -376,6 +376,7 @@ def pipe(graph: Union[graphviz.Digraph, graphviz.Source], fmt: Optional[str] = N
     if done.returncode != 0:
         # dot may cut a UTF-8 character in half when it quotes the bad line: decode leniently.
         message = done.stderr.decode("utf-8", errors="replace").strip() or f"exit status {done.returncode}"
+        message = " / ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
         raise GraphvizError(f"Graphviz's dot could not draw this graph: {shorten(message, 500)}")
     return done.stdout
 
