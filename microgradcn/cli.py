@@ -1,4 +1,10 @@
-"""The `microgradcn` command line: `microgradcn demo`, and more subcommands as they come."""
+"""The `microgradcn` command line: demo, render, gallery, train and bench.
+
+Output files need an existing folder (otherwise an error says which folder is
+missing); output *directories* (``demo -o DIR``, ``render --steps DIR``,
+``gallery DIR``) are created when missing, and the command says so. Every
+failure is one line on stderr and a non-zero exit status.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,36 @@ from typing import List, Optional
 
 
 OUTPUT_DIR = "microgradcn-output"
+FORMATS = ("svg", "png", "pdf")
+VIZ_EXTRA = 'pip install "microgradcn[viz]"'
+
+
+class CommandError(Exception):
+    """A failure the command reports as one line (exit status `status`)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _output_directory(path: Path) -> Path:
+    """Create the output directory `path` if it is missing, saying so."""
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"{path} is a file, expected a directory for the output", 2)
+    if not path.exists():
+        path.mkdir(parents=True)
+        print(f"新建文件夹 created folder {path}")
+    return path
+
+
+def _output_file(path: Path) -> Path:
+    """`path` if its folder exists and it is not a directory; CommandError otherwise."""
+    if path.is_dir():
+        raise CommandError(f"{path} is a directory, expected a file name", 2)
+    folder = path.parent
+    if not folder.is_dir():
+        raise CommandError(f"cannot write {path}: the folder {folder} does not exist (create it first)", 2)
+    return path
 
 
 def _table(root) -> str:
@@ -38,18 +74,17 @@ def _width(text: str) -> int:
     return display_width(text)
 
 
-def _write_pictures(root, stem: Path, styles, formats, params=()) -> list:
+def _write_pictures(root, stem: Path, styles, formats, params=(), dpi=None) -> list:
     """Render `root` in each style and format as ``<stem>_<style>.<fmt>``; return the paths."""
     from .viz import draw_graph, render
 
     graphs = {style: draw_graph(root, style=style, params=params) for style in styles}
     # DOT sources first, so they exist even when Graphviz is missing.
     for style, graph in graphs.items():
-        dot_path = Path(f"{stem}_{style}.dot")
-        dot_path.parent.mkdir(parents=True, exist_ok=True)
-        dot_path.write_text(graph.source, encoding="utf-8")
+        Path(f"{stem}_{style}.dot").write_text(graph.source, encoding="utf-8")
     return [
-        render(graph, Path(f"{stem}_{style}.{fmt}")) for style, graph in graphs.items() for fmt in formats
+        render(graph, Path(f"{stem}_{style}.{fmt}"), dpi=dpi)
+        for style, graph in graphs.items() for fmt in formats
     ]
 
 
@@ -64,9 +99,9 @@ def _demo(args: argparse.Namespace) -> int:
     print()
     explain(pay)
     print()
-    out = Path(args.output_dir)
+    out = _output_directory(Path(args.output_dir))
     try:
-        written = _write_pictures(pay, out / "apple_tax", ("node", "book"), ("svg", "png"))
+        written = _write_pictures(pay, out / "apple_tax", ("node", "book"), ("svg", "png"), dpi=args.dpi)
     except GraphvizNotFoundError as error:
         print(f"没有画出计算图 (no pictures): {error}", file=sys.stderr)
         print(f"DOT 源文件已写入 {out.resolve()}", file=sys.stderr)
@@ -130,15 +165,28 @@ def _render(args: argparse.Namespace) -> int:
         return 2
     root = examples.build(args.name)
     params = examples.parameters(args.name, root)
-    path = Path(args.output or Path(OUTPUT_DIR) / f"{args.name}_{args.style}.{args.format}")
-    if path.suffix.lstrip(".") != args.format:
-        path = path.with_suffix(f".{args.format}")
+    if args.output:
+        path = Path(args.output)
+        suffix = path.suffix.lstrip(".").lower()
+        if not suffix:  # `-o net`: the format names the file
+            path = path.with_name(f"{path.name}.{args.format or 'svg'}")
+        elif suffix not in FORMATS:
+            raise CommandError(f"-o {path}: the file name must end in .svg, .png or .pdf", 2)
+        elif args.format and args.format != suffix:
+            raise CommandError(f"-o {path} says {suffix} but --format says {args.format}; "
+                               f"give one of them, or make them agree", 2)
+        path = _output_file(path)
+    else:
+        folder = _output_directory(Path(OUTPUT_DIR))
+        path = folder / f"{args.name}_{args.style}.{args.format or 'svg'}"
+    fmt = path.suffix.lstrip(".").lower()
     try:
-        render(draw_graph(root, style=args.style, params=params, fmt=args.format), path)
+        render(draw_graph(root, style=args.style, params=params, fmt=fmt), path, dpi=args.dpi)
         print(f"wrote {path}")
         if args.steps:
-            frames = save_frames(root, args.steps, style=args.style)
-            print(f"wrote {len(frames)} step frames and steps.html to {args.steps}")
+            steps = _output_directory(Path(args.steps))
+            frames = save_frames(root, steps, style=args.style)
+            print(f"wrote {len(frames)} step frames and steps.html to {steps}")
     except GraphvizNotFoundError as error:
         print(error, file=sys.stderr)
         return 1
@@ -146,9 +194,19 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _gallery(args: argparse.Namespace) -> int:
+    """Regenerate (or, with --check, compare) the gallery of pictures."""
     from .viz.gallery import run
 
-    return run(args.directory, args.check)
+    if args.check:
+        if not Path(args.directory).is_dir():
+            raise CommandError(f"the folder {args.directory} does not exist", 2)
+        return run(args.directory, check=True)
+    try:
+        import PIL  # noqa: F401  (the animated GIF; checked before any file is written)
+    except ImportError:
+        raise CommandError(f"the gallery's animated GIF needs Pillow, which is not installed: {VIZ_EXTRA}") from None
+    _output_directory(Path(args.directory))
+    return run(args.directory)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -158,31 +216,64 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off)
 
 
+def _dpi(text: str) -> float:
+    try:
+        dpi = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels per inch, got {text!r}") from None
+    if not 10 <= dpi <= 1200:
+        raise argparse.ArgumentTypeError(f"expected between 10 and 1200 pixels per inch, got {text}")
+    return dpi
+
+
+DPI_HELP = "PNG 分辨率 resolution of PNG pictures in pixels per inch (default 150)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="microgradcn", description="microgradcn: 看得见的反向传播 (a scalar autograd engine for learners)"
+        prog="microgradcn",
+        description="microgradcn: 看得见的反向传播 (a scalar autograd engine for learners). "
+        "每个子命令都有 --help (every command has its own --help).",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="子命令 commands")
     sub.required = True
-    demo = sub.add_parser("demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)")
+    demo = sub.add_parser(
+        "demo", help="苹果消费税示例:前向、反向与计算图 (the apple-tax demo)",
+        description="苹果消费税示例(《深度学习入门》第 5 章):打印前向/反向表格与链式法则,"
+        "并把两种画法的计算图写成 DOT、SVG 和 PNG。"
+        " (The apple-tax example: table, chain rule, and pictures in both styles.)",
+    )
     demo.set_defaults(func=_demo)
     demo.add_argument(
-        "-o", "--output-dir", default=OUTPUT_DIR, help=f"where to write the pictures (default ./{OUTPUT_DIR}/)"
+        "-o", "--output-dir", metavar="DIR", default=OUTPUT_DIR,
+        help=f"图片写入的文件夹,不存在就新建 (folder for the pictures, created if missing; default ./{OUTPUT_DIR}/)",
     )
-    demo.add_argument("--exact", action="store_true", help="use Fractions: 11/10 instead of 1.1")
+    demo.add_argument("--exact", action="store_true", help="使用分数:11/10 而不是 1.1 (use Fractions)")
+    demo.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     _add_viz_commands(sub)
-    train = sub.add_parser("train", help="在玩具数据上训练一个小网络 (train an MLP on xor, moons or spiral)")
-    train.add_argument("task", choices=["xor", "moons", "spiral"])
-    train.add_argument("--steps", type=int, default=None, help="number of training steps")
-    train.add_argument("--lr", type=float, default=None, help="learning rate (moons+sgd: the starting rate)")
-    train.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], default=None)
-    train.add_argument("--seed", type=int, default=0, help="seed for the data and the initial weights")
-    train.add_argument("--save", metavar="PATH", default=None, help="save the trained parameters as JSON")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train = sub.add_parser(
+        "train", help="在玩具数据上训练一个小网络 (train an MLP on xor, moons or spiral)",
+        description="在玩具数据集上训练一个小 MLP,显示进度条,最后报告损失与训练集准确率。"
+        " (Train a small MLP on a toy dataset and report loss and accuracy.)",
+    )
+    train.add_argument("task", choices=["xor", "moons", "spiral"], help="数据集 the toy dataset")
+    train.add_argument("--steps", type=int, default=None, help="训练步数 number of training steps")
+    train.add_argument("--lr", type=float, default=None,
+                       help="学习率 learning rate (moons+sgd: the starting rate of the schedule)")
+    train.add_argument("--optimizer", choices=["sgd", "adagrad", "rmsprop", "adam", "adamw"], default=None,
+                       help="优化器 the optimiser (default: the task's own choice)")
+    train.add_argument("--seed", type=int, default=0, help="数据与初始权重的种子 seed for data and weights")
+    train.add_argument("--save", metavar="PATH", default=None,
+                       help="把训练好的参数存为 JSON(文件夹须已存在) save the parameters as JSON")
+    train.add_argument("--no-progress", action="store_true", help="不显示进度条 no progress bar")
     train.set_defaults(func=_train)
-    bench = sub.add_parser("bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)")
+    bench = sub.add_parser(
+        "bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)",
+        description="运行性能基准并打印结果。 (Run the benchmarks and print their figures.)",
+    )
     bench.add_argument(
-        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"]
+        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"],
+        help="要运行的基准 which benchmark (default: all)",
     )
     bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
@@ -193,22 +284,61 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_viz_commands(sub) -> None:
     from .examples import EXAMPLES
 
-    render = sub.add_parser("render", help="画出一个示例的计算图 (render a canonical example)")
-    render.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
-    render.add_argument("--style", choices=("node", "book"), default="node")
-    render.add_argument("--format", choices=("svg", "png", "pdf"), default="svg")
-    render.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_STYLE.FORMAT)")
-    render.add_argument("--steps", metavar="DIR", help="also write the step frames (SVG + steps.html) here")
+    render = sub.add_parser(
+        "render", help="画出一个示例的计算图 (render a canonical example)",
+        description="把一个示例的计算图画成 SVG、PNG 或 PDF;格式由 -o 的后缀决定。"
+        " (Render one example; the suffix of -o decides the format.)",
+    )
+    render.add_argument("name", help="示例名 example: " + ", ".join(EXAMPLES))
+    render.add_argument("--style", choices=("node", "book"), default="node",
+                        help="画法 node(每个值一个方框)或 book(《深度学习入门》的画法) (default node)")
+    render.add_argument("--format", choices=FORMATS, default=None,
+                        help="输出格式,与 -o 的后缀冲突时报错 (output format; must agree with the -o suffix; "
+                        "default svg)")
+    render.add_argument("-o", "--output", metavar="FILE",
+                        help=f"输出文件,文件夹须已存在 (output file in an existing folder; "
+                        f"default ./{OUTPUT_DIR}/NAME_STYLE.FORMAT)")
+    render.add_argument("--steps", metavar="DIR",
+                        help="同时把逐步帧(SVG + steps.html)写到这个文件夹 (also write the step frames here)")
+    render.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     render.set_defaults(func=_render)
-    gallery = sub.add_parser("gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)")
-    gallery.add_argument("directory", nargs="?", default="viz")
-    gallery.add_argument("--check", action="store_true", help="only report out-of-date DOT files")
+    gallery = sub.add_parser(
+        "gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)",
+        description="把每个示例的两种画法写成 DOT 和 SVG,并生成苹果消费税的动画 GIF(需要 Pillow)。"
+        " (Write every example in both styles, plus the step-through GIF, which needs Pillow.)",
+    )
+    gallery.add_argument("directory", nargs="?", default="viz", help="图库文件夹 gallery folder (default ./viz)")
+    gallery.add_argument("--check", action="store_true",
+                         help="只检查 DOT 文件是否过期,不写文件 (only report out-of-date DOT files)")
     gallery.set_defaults(func=_gallery)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit status (errors are one line on stderr)."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    name = f"microgradcn {args.command}"
+    try:
+        status = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+        return status
+    except BrokenPipeError:
+        # The reader went away (`microgradcn demo | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
+    except CommandError as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return error.status
+    except OSError as error:  # e.g. an unwritable output folder
+        where = f" {error.filename}" if getattr(error, "filename", None) else ""
+        print(f"{name}: cannot write{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except (ValueError, RuntimeError) as error:  # e.g. Graphviz refusing a graph
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -114,7 +114,7 @@ def spiral(n_classes: int = 3, n_per_class: int = 50, noise: float = 0.2, seed: 
 def polynomial(
     n: int = 200, max_degree: int = 20, noise: float = 0.1, seed: Optional[int] = 0
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Seed 004's data for under/over-fitting: y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε, ε ~ N(0, noise²).
+    """d2l's (动手学深度学习) data for under/over-fitting: y = 5 + 1.2x − 3.4x²/2! + 5.6x³/3! + ε, ε ~ N(0, noise²).
 
     x ~ N(0, 1). Returns ``(features, y, true_w)``: features[:, i] = xⁱ / i!
     for i < max_degree (dividing by i! keeps high powers from exploding), and

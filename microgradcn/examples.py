@@ -17,7 +17,7 @@ __all__ = [
     "apple_orange",
     "chain_rule",
     "single_neuron",
-    "seed001_network",
+    "network_2_2_1",
     "EXAMPLES",
     "find",
     "parameters",
@@ -99,8 +99,8 @@ def single_neuron() -> Value:
     return o
 
 
-def seed001_network(exact: bool = False) -> Value:
-    """The 2-2-1 linear network of the seed-001 worked example; returns the loss E.
+def network_2_2_1(exact: bool = False) -> Value:
+    """The worked example of a 2-2-1 linear network from the backprop derivation; returns the loss E.
 
     x = (1, 0.5), w1..w6 = 0.5, 1.5, 2.3, 3, 1, 1, target t = 4, E = ½(t − y)²:
     h1 = 1.25, h2 = 3.8, y = 5.05, E = 0.55125; dE/dw1..w6 = 1.05, 0.525,
@@ -126,7 +126,7 @@ EXAMPLES: Dict[str, tuple] = {
     "apple_orange": (apple_orange, ()),
     "chain_rule": (chain_rule, ()),
     "single_neuron": (single_neuron, ("w1", "w2", "b")),
-    "seed001_network": (seed001_network, tuple(f"w{k}" for k in range(1, 7))),
+    "network_2_2_1": (network_2_2_1, tuple(f"w{k}" for k in range(1, 7))),
 }
 
 

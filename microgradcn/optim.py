@@ -17,6 +17,7 @@ first step) returning the learning rate, e.g. ``lambda k: 1.0 - 0.9 * k / 100``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from numbers import Real
 from typing import Callable, Iterable, List, Sequence, Tuple, Union
@@ -93,15 +94,33 @@ class Optimizer:
         raise NotImplementedError
 
     def __repr__(self) -> str:
-        lr = "schedule" if self._schedule is not None else f"{self._lr:g}"
-        return f"{type(self).__name__}({len(self.params)} parameters, lr={lr})"
+        """``SGD(13 parameters, lr=0.1, momentum=0.9)``: the learning rate, then every
+        hyper-parameter whose value differs from the constructor's default."""
+        lr = "schedule" if self._schedule is not None else _show(self._lr)
+        parts = [f"{len(self.params)} parameters", f"lr={lr}"]
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if name in ("self", "params", "lr") or param.default is inspect.Parameter.empty:
+                continue
+            value = getattr(self, name, _MISSING)  # a subclass may not keep every argument
+            if value is not _MISSING and value != param.default:
+                parts.append(f"{name}={_show(value)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_MISSING = object()
+
+
+def _show(value: object) -> str:
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_show(v) for v in value) + ")"
+    return repr(value)
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with momentum (heavy ball or Nesterov) and weight decay.
 
     Weight decay λ adds λp to the gradient, so the update is
-    ``p ← (1 − ηλ) p − η g``: the "weight decay" form that d2l derives.
+    ``p ← (1 − ηλ) p − η g``: the "weight decay" form of d2l (动手学深度学习).
     """
 
     def __init__(

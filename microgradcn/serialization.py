@@ -39,6 +39,13 @@ def save(module: "Module", path: Union[str, os.PathLike]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".microgradcn-", suffix=".json.tmp", dir=directory)
     try:
+        # mkstemp makes the file private (0600); give it the permissions an ordinary
+        # open() would: those of the file it replaces, or 0666 less the umask.
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=1, allow_nan=False)
             f.write("\n")
@@ -53,6 +60,20 @@ def save(module: "Module", path: Union[str, os.PathLike]) -> None:
 
 def _no_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number a model file may hold")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (the only portable way)
+    os.umask(mask)
+    return mask
 
 
 def load(module: "Module", path: Union[str, os.PathLike]) -> None:

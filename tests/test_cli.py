@@ -60,3 +60,136 @@ def test_gallery_command(tmp_path, capsys):
     (tmp_path / "apple_tax_book.dot").write_text("digraph {}")
     assert main(["gallery", "--check", str(tmp_path)]) == 1
     assert "apple_tax_book.dot" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------ files and errors
+def one_line_error(captured):
+    err = captured.err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def png_size(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_render_suffix_decides_the_format_and_dpi_sets_the_size(tmp_path, capsys):
+    path = tmp_path / "x.png"
+    assert main(["render", "apple_tax", "--style", "book", "-o", str(path)]) == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (tmp_path / "x.svg").exists()
+    width, _ = png_size(path)
+    assert main(["render", "apple_tax", "--style", "book", "-o", str(tmp_path / "y.png"), "--dpi", "300"]) == 0
+    assert png_size(tmp_path / "y.png")[0] == pytest.approx(2 * width, rel=0.03)
+    assert main(["render", "apple_tax", "-o", str(tmp_path / "net"), "--format", "pdf"]) == 0
+    assert (tmp_path / "net.pdf").read_bytes()[:4] == b"%PDF"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "x.png", "--format", "svg"], "-o x.png says png but --format says svg"),
+    (["-o", "x.gif"], "must end in .svg, .png or .pdf"),
+    (["-o", "no/such/folder/x.svg"], "the folder no/such/folder does not exist"),
+])
+def test_render_file_errors_are_one_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", "apple_tax"] + args) == 2
+    assert message in one_line_error(capsys.readouterr())
+    assert not list(tmp_path.iterdir())
+
+
+def test_output_directories_are_created_and_the_command_says_so(tmp_path, capsys):
+    steps = tmp_path / "new" / "steps"
+    assert main(["render", "chain_rule", "-o", str(tmp_path / "c.svg"), "--steps", str(steps)]) == 0
+    assert f"created folder {steps}" in capsys.readouterr().out and (steps / "steps.html").exists()
+    out = tmp_path / "demo-out"
+    assert main(["demo", "-o", str(out)]) == 0
+    assert f"created folder {out}" in capsys.readouterr().out
+    assert main(["demo", "-o", str(out)]) == 0
+    assert "created folder" not in capsys.readouterr().out  # already there: nothing to say
+
+
+def test_demo_into_an_unwritable_or_wrong_place_is_one_line(tmp_path, capsys):
+    assert main(["demo", "-o", "/proc/x"]) == 1
+    assert "microgradcn demo: cannot write /proc/x" in one_line_error(capsys.readouterr())
+    a_file = tmp_path / "f.png"
+    a_file.write_text("")
+    assert main(["demo", "-o", str(a_file)]) == 2
+    assert "is a file, expected a directory" in one_line_error(capsys.readouterr())
+
+
+def test_gallery_without_pillow_names_the_extra_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_pillow(name, *args, **kwargs):
+        if name == "PIL" or name.startswith("PIL."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pillow)
+    target = tmp_path / "g"
+    assert main(["gallery", str(target)]) == 1
+    assert 'pip install "microgradcn[viz]"' in one_line_error(capsys.readouterr())
+    assert not target.exists()
+
+
+def test_gallery_check_of_a_missing_folder(tmp_path, capsys):
+    assert main(["gallery", "--check", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in one_line_error(capsys.readouterr())
+
+
+@pytest.mark.parametrize("dpi", ["5", "abc"])
+def test_bad_dpi_is_a_usage_error(dpi, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--dpi", dpi])
+    assert exit_info.value.code == 2 and "--dpi" in capsys.readouterr().err
+
+
+def test_output_piped_into_head_stops_quietly(tmp_path):
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for buffered in ("", "1"):  # block-buffered (the usual pipe) and line by line
+        env = dict(os.environ, PYTHONPATH=str(root), PYTHONUNBUFFERED=buffered)
+        _run_into_closed_pipe(env, tmp_path)
+
+
+def _run_into_closed_pipe(env, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "microgradcn", "demo", "-o", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode("utf-8")
+    proc.stderr.close()
+    assert proc.wait() in (0, 141) and "Traceback" not in err and "BrokenPipe" not in err, err
+    if env["PYTHONUNBUFFERED"]:
+        assert proc.returncode == 141  # more lines were written after the reader left
+
+
+def test_every_command_and_option_has_help(capsys):
+    import argparse
+
+    from microgradcn.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {"demo", "render", "gallery", "train", "bench"}
+    for name, command in sub.choices.items():
+        assert command.description, name
+        for action in command._actions:
+            assert action.help, (name, action.dest)
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"])
+        assert exit_info.value.code == 0
+        assert command.description.split()[0] in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in sub.choices)

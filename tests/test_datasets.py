@@ -49,7 +49,7 @@ def test_spiral_shape_labels_and_radius():
     assert r == pytest.approx(np.linspace(0, 1, 40))
 
 
-def test_polynomial_matches_seed004_formula():
+def test_polynomial_matches_the_d2l_formula():
     features, y, true_w = datasets.polynomial(n=50, noise=0.0, seed=0)
     assert features.shape == (50, 20) and true_w[:4].tolist() == [5, 1.2, -3.4, 5.6]
     x = features[:, 1]

@@ -5,7 +5,7 @@ from fractions import Fraction
 import pytest
 
 from microgradcn import examples
-from microgradcn.examples import apple_orange, apple_tax, chain_rule, find, seed001_network, single_neuron
+from microgradcn.examples import apple_orange, apple_tax, chain_rule, find, network_2_2_1, single_neuron
 
 
 def grads(root, *labels):
@@ -46,13 +46,13 @@ def test_single_neuron():
     assert grads(o, "x1", "w1", "x2", "w2", "b") == pytest.approx([-1.5, 1.0, 0.5, 0.0, 0.5])
 
 
-def test_seed001_network_matches_the_seed():
-    E = seed001_network(exact=True)
+def test_network_2_2_1_matches_the_worked_example():
+    E = network_2_2_1(exact=True)
     assert E.data == Fraction("0.55125")
     assert [find(E, n).data for n in ("h1", "h2", "y")] == [Fraction("1.25"), Fraction("3.8"), Fraction("5.05")]
     assert grads(E, "w1", "w2", "w3", "w4", "w5", "w6") == [
         Fraction(s) for s in ("1.05", "0.525", "1.05", "0.525", "1.3125", "3.99")]
-    assert seed001_network().data == pytest.approx(0.55125)
+    assert network_2_2_1().data == pytest.approx(0.55125)
 
 
 def test_registry_builds_every_example_and_finds_parameters():

@@ -1,7 +1,7 @@
 """explain(): the chain rule step by step, with the right numbers."""
 
 from microgradcn import Value
-from microgradcn.examples import apple_orange, apple_tax, chain_rule, seed001_network
+from microgradcn.examples import apple_orange, apple_tax, chain_rule, network_2_2_1
 from microgradcn.viz import explain
 
 
@@ -31,7 +31,7 @@ def test_apple_orange_explanation():
 
 
 def test_a_node_used_twice_shows_the_sum():
-    text = explain(seed001_network(), file=open("/dev/null", "w"))
+    text = explain(network_2_2_1(), file=open("/dev/null", "w"))
     assert "∂E/∂x1 = ∂E/∂(w1·x1) × ∂(w1·x1)/∂x1 + ∂E/∂(w3·x1) × ∂(w3·x1)/∂x1 = 1.05 × 0.5 + 1.05 × 2.3 = 2.94" in text
     assert "被使用了 2 次" in text
     assert "∂E/∂w6 = ∂E/∂(w6·h2) × ∂(w6·h2)/∂w6 = 1.05 × 3.8 = 3.99" in text
@@ -43,5 +43,5 @@ def test_a_node_used_twice_shows_the_sum():
 
 def test_chain_rule_and_negative_numbers_in_parentheses():
     assert "∂z/∂x = ∂z/∂t × ∂t/∂x = 6 × 1 = 6" in explain(chain_rule(), file=open("/dev/null", "w"))
-    text = explain(seed001_network(), file=open("/dev/null", "w"))
+    text = explain(network_2_2_1(), file=open("/dev/null", "w"))
     assert "= (-1.05) × (-1) = 1.05" in text

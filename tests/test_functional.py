@@ -21,13 +21,13 @@ def vec(n, elements=reals):
     return st.lists(elements, min_size=n, max_size=n)
 
 
-# ------------------------------------------------------------- seed numbers
-def test_softmax_seed002_example():
+# ---------------------------------------------------- 《深度学习入门》 numbers
+def test_softmax_book_example():
     out = F.softmax([0.3, 2.9, 4.0])
     assert [v.data for v in out] == pytest.approx([0.01821127, 0.24519181, 0.73659691], abs=1e-8)
 
 
-def test_sum_squared_error_seed002_examples():
+def test_sum_squared_error_book_examples():
     t = [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]
     good = [0.1, 0.05, 0.6, 0.0, 0.05, 0.1, 0.0, 0.1, 0.0, 0.0]
     bad = [0.1, 0.05, 0.1, 0.0, 0.05, 0.1, 0.0, 0.6, 0.0, 0.0]

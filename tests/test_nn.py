@@ -19,9 +19,9 @@ def _set(values, numbers):
         v.data = x
 
 
-# ------------------------------------------------------------- seed examples
-def seed001_network():
-    """Two linear neurons without bias feeding one linear output neuron (seed 001)."""
+# ------------------------------------------------------ worked examples
+def network_2_2_1():
+    """Two linear neurons without bias feeding one linear output neuron (the 2-2-1 backprop example)."""
     hidden = Layer(2, 2, activation="linear", bias=False, seed=0)
     output = Neuron(2, activation="linear", bias=False, seed=0)
     _set(hidden.neurons[0].w, [0.5, 1.5])  # w1, w2
@@ -31,8 +31,8 @@ def seed001_network():
     return (lambda x: output(hidden(x))), weights
 
 
-def test_seed001_forward_backward_and_one_sgd_step():
-    net, w = seed001_network()
+def test_network_2_2_1_forward_backward_and_one_sgd_step():
+    net, w = network_2_2_1()
     x, t = [1.0, 0.5], 4.0
     y = net(x)
     assert y.data == pytest.approx(5.05)
@@ -47,7 +47,7 @@ def test_seed001_forward_backward_and_one_sgd_step():
     assert round(sum_squared_error(y2, t).data, 4) == 0.3388
 
 
-def test_seed002_three_layer_sigmoid_network():
+def test_book_three_layer_sigmoid_network():
     W1, b1 = [[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]], [0.1, 0.2, 0.3]
     W2, b2 = [[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]], [0.1, 0.2]
     W3, b3 = [[0.1, 0.3], [0.2, 0.4]], [0.1, 0.2]

@@ -54,7 +54,7 @@ def test_one_and_three_steps(make, expected):
 
 
 def test_sgd_weight_decay_is_the_one_minus_eta_lambda_form():
-    # Seed 004: w ← (1 − ηλ) w − η ∂ℓ/∂w.
+    # d2l's weight decay: w ← (1 − ηλ) w − η ∂ℓ/∂w.
     eta, lam = 0.05, 0.3
     w = Value(2.0)
     opt = SGD([w], lr=eta, weight_decay=lam)
@@ -251,3 +251,29 @@ def test_a_parameter_listed_twice_is_rejected_with_its_index(make):
     a, b = Value(1.0), Value(2.0)
     with pytest.raises(ValueError, match="parameter at index 2 is the same Value as the one at index 0"):
         make([a, b, a])
+
+
+# ------------------------------------------------------------------- reprs
+def _ps(n=13):
+    return [Value(1.0) for _ in range(n)]
+
+
+@pytest.mark.parametrize("make, text", [
+    (lambda ps: SGD(ps), "SGD(13 parameters, lr=0.01)"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9), "SGD(13 parameters, lr=0.1, momentum=0.9)"),
+    (lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=1e-4, nesterov=True),
+     "SGD(13 parameters, lr=0.1, momentum=0.9, weight_decay=0.0001, nesterov=True)"),
+    (lambda ps: SGD(ps, lr=lambda k: 0.1), "SGD(13 parameters, lr=schedule)"),
+    (lambda ps: AdaGrad(ps), "AdaGrad(13 parameters, lr=0.01)"),
+    (lambda ps: AdaGrad(ps, lr=0.5, eps=1e-6, weight_decay=0.1),
+     "AdaGrad(13 parameters, lr=0.5, eps=1e-06, weight_decay=0.1)"),
+    (lambda ps: RMSProp(ps), "RMSProp(13 parameters, lr=0.01)"),
+    (lambda ps: RMSProp(ps, alpha=0.9, eps=1e-6), "RMSProp(13 parameters, lr=0.01, alpha=0.9, eps=1e-06)"),
+    (lambda ps: Adam(ps), "Adam(13 parameters, lr=0.001)"),
+    (lambda ps: Adam(ps, betas=(0.9, 0.99), weight_decay=0.01),
+     "Adam(13 parameters, lr=0.001, betas=(0.9, 0.99), weight_decay=0.01)"),
+    (lambda ps: AdamW(ps), "AdamW(13 parameters, lr=0.001)"),  # its own default weight decay, 0.01
+    (lambda ps: AdamW(ps, weight_decay=0, eps=1e-7), "AdamW(13 parameters, lr=0.001, eps=1e-07, weight_decay=0.0)"),
+])
+def test_repr_shows_every_hyper_parameter_that_differs_from_its_default(make, text):
+    assert repr(make(_ps())) == text

@@ -24,7 +24,7 @@ def test_xor_reaches_100_percent_with_a_small_mlp():
 
 @pytest.mark.slow
 def test_moons_benchmark_workload_reaches_99_percent():
-    # DESIGN.md's workload, written with the public API in a few lines.
+    # The moons benchmark workload, written with the public API in a few lines.
     X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
     inputs, labels = to_values(X), y.tolist()
     model = MLP(2, [16, 16, 1], seed=0)

@@ -14,6 +14,7 @@ from microgradcn.examples import apple_tax, find
 from microgradcn.viz import (
     COLORS,
     GraphTooLargeError,
+    GraphView,
     GraphvizNotFoundError,
     display_width,
     draw_graph,
@@ -24,6 +25,7 @@ from microgradcn.viz import (
     pad,
     render,
 )
+from microgradcn.viz.render import pipe
 
 
 def edges(source):
@@ -258,3 +260,91 @@ def test_chinese_png_uses_a_cjk_font(tmp_path):
 def test_render_rejects_unknown_suffix(tmp_path):
     with pytest.raises(ValueError, match=r"\.svg, \.png or \.pdf"):
         render(apple_tax(), tmp_path / "a.gif")
+
+
+# ------------------------------------------------------- resolution, long labels
+def _png_size(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_png_is_150_dpi_by_default_and_dpi_can_be_chosen(tmp_path):
+    pay = apple_tax()
+    w96, h96 = _png_size(render(pay, tmp_path / "a96.png", style="book", dpi=96))
+    w150, h150 = _png_size(render(pay, tmp_path / "a.png", style="book"))
+    w300, _ = _png_size(render(draw_graph(pay, style="book"), tmp_path / "a300.png", dpi=300))
+    assert 500 <= w96 <= 540  # Graphviz's own default: 516 × 177 px, blurred on today's screens
+    assert w150 == pytest.approx(w96 * 150 / 96, rel=0.03) and h150 == pytest.approx(h96 * 150 / 96, rel=0.03)
+    assert w300 == pytest.approx(w150 * 2, rel=0.03)
+    assert b'width="' in render(pay, tmp_path / "a.svg", dpi=300).read_bytes()  # SVG: dpi is ignored
+
+
+@pytest.mark.parametrize("dpi", [0, -5, 5000, "150", True])
+def test_bad_dpi_is_named(dpi, tmp_path):
+    with pytest.raises(ValueError, match="dpi must be"):
+        render(apple_tax(), tmp_path / "a.png", dpi=dpi)
+
+
+@pytest.mark.parametrize("style", ["node", "book"])
+def test_a_10000_character_label_is_shortened_and_renders(style, tmp_path):
+    x = Value(2.0, label="长" * 10000)
+    y = x * 3
+    y.label = "y" * 10000
+    y.backward()
+    graph = draw_graph(y, style=style)
+    assert "长" * 199 + "…" in graph.source and "长" * 200 not in graph.source
+    svg = render(graph, tmp_path / "long.svg").read_text(encoding="utf-8")
+    assert "…" in svg
+    from microgradcn.viz import backward_frames, draw_frame
+
+    frame = backward_frames(y)[-1]  # the caption names both labels
+    assert pipe(draw_frame(frame, style=style), "svg").startswith(b"<?xml")
+
+
+def test_a_dot_failure_is_a_clear_error_even_when_dot_cuts_a_character_in_half():
+    import graphviz
+
+    from microgradcn.viz import GraphvizError
+
+    # Over 16 KiB of HTML label: dot refuses it and quotes the start, cut mid-character.
+    bad = graphviz.Source("digraph { a [label=<" + "长" * 10000 + ">] }")
+    with pytest.raises(GraphvizError, match="dot could not draw this graph.*16384") as error:
+        pipe(bad, "svg")
+    assert "\n" not in str(error.value)  # one line, fit for the command line
+    with pytest.raises(GraphvizError, match="syntax error"):
+        pipe(graphviz.Source("digraph { a -> }"), "png")
+
+
+def test_shorten_keeps_short_text_and_marks_cut_text():
+    from microgradcn.viz import shorten
+
+    assert shorten("苹果", 2) == "苹果" and shorten("苹果单价", 3) == "苹果…"
+    assert len(shorten("x" * 1000)) == 200
+    with pytest.raises(ValueError, match="limit must be at least 1"):
+        shorten("abc", 0)
+
+
+def test_display_width_counts_wide_combining_and_control_characters():
+    assert display_width("苹果") == 4 and display_width("e\u0301") == 1 and display_width("ｱ") == 1
+    assert display_width("a\x07b") == 2 and display_width("") == 0
+    assert pad("苹果", 5, ">") == " 苹果"
+
+
+# ------------------------------------------------------ the 2-2-1 network layout
+def test_inputs_used_twice_sit_left_of_every_weight_in_book_style():
+    root = examples.network_2_2_1()
+    view = GraphView(root)
+    graph = draw_graph(root, style="book")
+    plain = pipe(graph, "plain").decode("utf-8")
+    x = {parts[1]: float(parts[2]) for parts in (line.split() for line in plain.splitlines()) if parts[0] == "node"}
+    where = {view.nodes[i].label: x[view.node_id(i)] for i in range(len(view)) if view.nodes[i].is_leaf
+             and view.nodes[i].label}
+    weights = [where[f"w{k}"] for k in range(1, 5)]
+    assert max(where["x1"], where["x2"]) < min(weights)
+    # and each arrow's numbers stand in the column right before the × they enter, beside its weight's numbers
+    x1_into = [x[f"e{j}_{slot}"] for j, slot in view.uses[view.pos(examples.find(root, "x1"))]]
+    w1_into = [x[f"e{j}_{slot}"] for j, slot in view.uses[view.pos(examples.find(root, "w1"))]]
+    assert x1_into[0] == pytest.approx(w1_into[0])
+    assert graph.source == draw_graph(examples.network_2_2_1(), style="book").source  # deterministic

@@ -5,12 +5,12 @@ import re
 import pytest
 
 from microgradcn import Value
-from microgradcn.examples import apple_orange, apple_tax, seed001_network
+from microgradcn.examples import apple_orange, apple_tax, network_2_2_1
 from microgradcn.viz import GraphView, backward_frames, draw_frame, forward_frames, frames, save_frames, save_gif
 from microgradcn.viz.steps import FrameList, save_html, stepper
 
 
-@pytest.mark.parametrize("build", [apple_tax, apple_orange, seed001_network])
+@pytest.mark.parametrize("build", [apple_tax, apple_orange, network_2_2_1])
 def test_one_frame_per_node_in_each_pass(build):
     root = build()
     n = len(GraphView(root))
@@ -51,10 +51,10 @@ def test_drawn_frame_highlights_the_node_and_hides_unknowns():
     pay = apple_tax()
     frame = forward_frames(pay)[2]
     node_src = draw_frame(frame).source
-    assert node_src.count('BORDER="3"') == 1 and "data ?" in node_src and "grad ?" in node_src
+    assert node_src.count('BORDER="3" COLOR="#e74c3c"') == 1 and "data ?" in node_src and "grad ?" in node_src
     book_src = draw_frame(backward_frames(pay)[1], style="book").source
-    assert re.search(r'e4_1 \[label=<<TABLE.*?<TD>1\.1</TD>.*?#c0392b">200<', book_src)
-    assert re.search(r'e2_0 \[label=<<TABLE.*?<TD>100</TD>.*?#c0392b">\?<', book_src)
+    assert re.search(r'e4_1 \[label=<<TABLE.*?<TD[^>]*>1\.1</TD>.*?#c0392b">200<', book_src)
+    assert re.search(r'e2_0 \[label=<<TABLE.*?<TD[^>]*>100</TD>.*?#c0392b">\?<', book_src)
     assert "反向 2/5" in book_src
 
 
@@ -66,14 +66,9 @@ def test_save_frames_writes_numbered_svgs_and_an_html_slider(tmp_path):
     assert "<?xml" not in page and "http" not in page.split("<svg")[0]  # self-contained
 
 
-def test_html_and_gif(tmp_path):
-    from PIL import Image
-
-    save_html(frames(apple_orange()), tmp_path / "s.html")
+def test_html(tmp_path):
+    save_html(frames(apple_orange()), tmp_path / "s.html")  # the GIF: see test_gif_frames_share_one_canvas...
     assert (tmp_path / "s.html").stat().st_size > 1000
-    gif = save_gif(apple_tax(), tmp_path / "a.gif")
-    with Image.open(gif) as image:
-        assert image.n_frames == 10
 
 
 def test_stepper_with_and_without_ipywidgets(monkeypatch):
@@ -92,3 +87,84 @@ def test_stepper_with_and_without_ipywidgets(monkeypatch):
     fallback = stepper(apple_tax())
     assert isinstance(fallback, FrameList) and len(fallback) == 10
     assert fallback._repr_html_().count("<svg") == 10
+
+
+# ------------------------------------------------ book-style timing and canvas
+def _under_arrows(source):
+    """middle node id -> the red text written under that arrow."""
+    return dict(re.findall(r'(e\d+_\d+|e_out) \[label=<<TABLE.*?#c0392b">(.*?)</FONT>', source))
+
+
+def test_book_style_writes_each_backward_value_at_the_frame_that_computes_it():
+    # nodes: 0 苹果单价, 1 苹果个数, 2 苹果总价 (= 0 × 1), 3 消费税, 4 支付金额 (= 2 × 3)
+    pay = apple_tax()
+    expected = [
+        {"e2_0": "?", "e2_1": "?", "e4_0": "?", "e4_1": "?", "e_out": "1"},     # 反向 1/5: ∂支付金额/∂支付金额
+        {"e2_0": "?", "e2_1": "?", "e4_0": "?", "e4_1": "200", "e_out": "1"},   # 反向 2/5: 消费税
+        {"e2_0": "?", "e2_1": "?", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 3/5: 苹果总价
+        {"e2_0": "?", "e2_1": "110", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 4/5: 苹果个数
+        {"e2_0": "2.2", "e2_1": "110", "e4_0": "1.1", "e4_1": "200", "e_out": "1"},  # 反向 5/5: 苹果单价
+    ]
+    backward = backward_frames(pay)
+    assert [f.node.label for f in backward] == ["支付金额", "消费税", "苹果总价", "苹果个数", "苹果单价"]
+    for frame, want in zip(backward, expected):
+        assert _under_arrows(draw_frame(frame, style="book").source) == want, frame.text
+    for frame in forward_frames(pay):
+        assert set(_under_arrows(draw_frame(frame, style="book").source).values()) == {"?"}
+
+
+def test_a_value_used_twice_shows_both_arrows_at_its_own_frame():
+    x = Value(3, label="x")
+    y = x * x
+    y.label = "y"
+    first, second = backward_frames(y)
+    assert _under_arrows(draw_frame(first, style="book").source) == {"e1_0": "?", "e1_1": "?", "e_out": "1"}
+    assert _under_arrows(draw_frame(second, style="book").source) == {"e1_0": "3", "e1_1": "3", "e_out": "1"}
+    assert "3 + 3 = 6" in second.text
+
+
+def test_gif_frames_share_one_canvas_and_keep_the_picture_still(tmp_path):
+    from PIL import Image, ImageChops, ImageSequence
+
+    pay = apple_tax()
+    gif = save_gif(pay, tmp_path / "a.gif")
+    with Image.open(gif) as image:
+        pages = [page.convert("RGB") for page in ImageSequence.Iterator(image)]
+    assert len(pages) == 10 and image.width > 1000  # 150 dpi: the picture alone is ~750 px wide
+    # The left edge of the drawing (the input names) stays at the same pixel column in every frame.
+    lefts = set()
+    for page in pages:
+        band = page.crop((0, 0, page.width, page.height * 2 // 3))
+        box = ImageChops.difference(band, Image.new("RGB", band.size, "white")).getbbox()
+        lefts.add(box[0])
+    assert len(lefts) == 1, lefts
+
+
+def test_html_page_shows_each_caption_once_and_fits_the_window(tmp_path):
+    import html
+
+    all_frames = frames(apple_tax())
+    page = save_html(all_frames, tmp_path / "s.html", style="book").read_text(encoding="utf-8")
+    for frame in all_frames:
+        assert page.count(html.escape(frame.text)) == 1, frame.text
+    assert "max-width: 100%" in page and "height: auto" in page
+    assert page.count("<svg") == 10
+
+
+def test_draw_frame_without_caption():
+    frame = frames(apple_tax())[0]
+    assert frame.text.startswith("前向 1/5") and frame.text not in draw_frame(frame, caption=False).source
+    assert frame.text in draw_frame(frame).source
+
+
+@pytest.mark.parametrize("style", ["book", "node"])
+def test_every_frame_has_the_same_layout(style):
+    import json
+
+    from microgradcn.viz.render import pipe
+
+    layouts = set()
+    for frame in frames(apple_orange()):
+        layout = json.loads(pipe(draw_frame(frame, style=style, caption=False), "json"))
+        layouts.add(tuple((node["name"], node["pos"], node["width"]) for node in layout["objects"]))
+    assert len(layouts) == 1

@@ -8,14 +8,16 @@ True
 """
 
 from .graph import GraphTooLargeError, GraphView, count_nodes, local_gradients
-from .labels import display_width, format_number, html_text, op_symbol, pad
-from .render import COLORS, GraphvizNotFoundError, draw_graph, render
+from .labels import display_width, format_number, html_text, op_symbol, pad, shorten
+from .render import COLORS, DEFAULT_DPI, GraphvizError, GraphvizNotFoundError, draw_graph, render
 
 __all__ = [
     "draw_graph",
     "render",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
+    "GraphvizError",
+    "DEFAULT_DPI",
     "GraphView",
     "COLORS",
     "count_nodes",
@@ -25,8 +27,10 @@ __all__ = [
     "op_symbol",
     "display_width",
     "pad",
+    "shorten",
 ]
 
+from .card import value_card_html  # noqa: E402
 from .explain import explain  # noqa: E402
 from .steps import (  # noqa: E402
     Frame,
@@ -41,6 +45,7 @@ from .steps import (  # noqa: E402
 )
 
 __all__ += [
+    "value_card_html",
     "explain",
     "Frame",
     "frames",

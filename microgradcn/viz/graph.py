@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 from ..engine import Value, topological_order
-from .labels import format_number
+from .labels import format_number, shorten
 
 __all__ = ["GraphView", "GraphTooLargeError", "local_gradients", "count_nodes"]
 
@@ -86,10 +86,11 @@ class GraphView:
         return f"n{i}"
 
     def name(self, i: int) -> str:
-        """The node's label; an unlabelled constant is named by its number, others ``v<i>``."""
+        """The node's label (shortened to 200 characters with '…' for display); an unlabelled
+        constant is named by its number, others ``v<i>``."""
         v = self.nodes[i]
         if v.label:
-            return v.label
+            return shorten(v.label)
         if v.is_leaf:
             return format_number(v.data)
         return f"v{i}"

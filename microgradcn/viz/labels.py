@@ -8,11 +8,17 @@ HTML-like label built from text escaped here.
 from __future__ import annotations
 
 import math
-import unicodedata
 from fractions import Fraction
 from typing import Optional
 
-__all__ = ["format_number", "html_text", "op_symbol", "display_width", "pad"]
+from wcwidth import wcswidth, wcwidth
+
+__all__ = ["format_number", "html_text", "op_symbol", "display_width", "pad", "shorten", "MAX_LABEL_CHARS"]
+
+# Graphviz rejects an HTML-like label longer than 16 KiB; one character can
+# take up to 6 bytes once escaped, so labels are cut well below that.
+MAX_LABEL_CHARS = 200
+MAX_TEXT_CHARS = 2000
 
 
 def format_number(x: object, precision: Optional[int] = 6) -> str:
@@ -61,10 +67,28 @@ def _xml_safe(ch: str) -> str:
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "[": "&#91;", "]": "&#93;"}
 
 
-def html_text(text: str) -> str:
-    """`text` escaped for a Graphviz HTML-like label; newlines become line breaks."""
+def shorten(text: str, limit: int = MAX_LABEL_CHARS) -> str:
+    """`text` cut to at most `limit` characters for display, ending in '…' when cut.
+
+    >>> shorten("长" * 10, 4)
+    '长长长…'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"shorten needs a str, got {type(text).__name__}: {text!r}")
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1 character, got {limit}")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def html_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` escaped for a Graphviz HTML-like label; newlines become line breaks.
+
+    Text longer than `limit` characters is shortened with '…' first, so the
+    label stays under Graphviz's 16 KiB limit.
+    """
     if not isinstance(text, str):
         raise TypeError(f"html_text needs a str, got {type(text).__name__}: {text!r}")
+    text = shorten(text, limit)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     out = []
     for ch in text:
@@ -98,13 +122,10 @@ def op_symbol(op: str) -> str:
 
 
 def display_width(text: str) -> int:
-    """Columns `text` takes in a terminal: wide (CJK) characters count 2."""
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
+    """Columns `text` takes in a terminal (the `wcwidth` library): wide (CJK) characters count 2,
+    combining marks 0; a control character, which has no width of its own, counts 0."""
+    width = wcswidth(text)
+    return width if width >= 0 else sum(max(0, wcwidth(ch)) for ch in text)
 
 
 def pad(text: str, width: int, align: str = "<") -> str:

@@ -17,16 +17,22 @@ below it in red, and names inputs at the arrow tails.
 
 from __future__ import annotations
 
+import json
+import math
+import subprocess
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import graphviz
 
 from ..engine import Value
 from .graph import DEFAULT_MAX_NODES, GraphView
-from .labels import format_number, html_text, op_symbol
+from .labels import format_number, html_text, op_symbol, shorten
 
-__all__ = ["draw_graph", "render", "GraphvizNotFoundError", "COLORS", "FONT"]
+__all__ = ["draw_graph", "render", "pipe", "GraphvizNotFoundError", "GraphvizError", "COLORS", "FONT",
+           "DEFAULT_DPI"]
+
+DEFAULT_DPI = 150  # pixels per inch of PNG output (Graphviz's own default, 72, looks blurred)
 
 FONT = "WenQuanYi Micro Hei,Noto Sans CJK SC,PingFang SC,Microsoft YaHei,sans-serif"
 GRAD_COLOR = "#c0392b"
@@ -52,16 +58,27 @@ class GraphvizNotFoundError(RuntimeError):
     """Graphviz's `dot` executable is not installed (the message says how to install it)."""
 
 
+class GraphvizError(RuntimeError):
+    """Graphviz's `dot` ran but refused the graph; the message quotes what dot said."""
+
+
 class _Texts:
     """What to write on each node and edge: None hides a number, '?' marks it unknown."""
 
     def __init__(
-        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set
+        self, data: List[Optional[str]], grads: List[Optional[str]], edge_grads: Dict, highlight: set,
+        widths: Optional[Dict[Tuple[str, str], int]] = None,
     ) -> None:
         self.data = data
         self.grads = grads
         self.edge_grads = edge_grads  # (consumer j, slot) -> text; (None, None) for the output edge
         self.highlight = highlight
+        # (node id, cell) -> width in points kept free for that cell, so that every frame of a
+        # step-through has one layout whether a number is known or still '?' (see cell_widths)
+        self.widths = widths
+
+    def width(self, node_id: str, cell: str) -> Optional[int]:
+        return None if self.widths is None else self.widths.get((node_id, cell))
 
 
 def _state_texts(view: GraphView, show_data: bool, show_grad: bool, precision, highlight) -> _Texts:
@@ -125,31 +142,78 @@ def _kind(view: GraphView, i: int, params: set) -> str:
     return "input" if v.label else "const"
 
 
-def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False) -> str:
+def _cell(text: Optional[str], color: Optional[str] = None, bold: bool = False, width: Optional[int] = None) -> str:
     body = html_text(text or "")
     if bold:
         body = f"<B>{body}</B>"
     if color:
         body = f'<FONT COLOR="{color}">{body}</FONT>'
-    return f"<TD>{body}</TD>"
+    return f"<TD>{body}</TD>" if width is None else f'<TD WIDTH="{width}">{body}</TD>'
+
+
+_BORDER_ROOM = "0.041667,0.041667"  # 3 points, in inches
+
+
+def _changing_cells(view: GraphView, texts: _Texts, style: str):
+    """(node id, cell, text, cell padding, cell border) for every cell whose text a step-through changes."""
+    if style == "node":
+        for i in range(len(view.nodes)):
+            if texts.data[i] is not None:
+                yield view.node_id(i), "data", f"data {texts.data[i]}", 4, 1
+            if texts.grads[i] is not None:
+                yield view.node_id(i), "grad", f"grad {texts.grads[i]}", 4, 1
+        return
+    edges: List[Tuple[str, int, Tuple[Optional[int], Optional[int]]]] = [
+        (f"e{j}_{slot}", view.pos(p), (j, slot)) for j, v in enumerate(view.nodes) for slot, p in enumerate(v.parents)
+    ]
+    edges.append(("e_out", len(view.nodes) - 1, (None, None)))
+    for middle, i, key in edges:
+        yield middle, "value", texts.data[i] or "", 1, 0
+        yield middle, "value", texts.edge_grads.get(key) or "", 1, 0
+
+
+def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: str = "LR") -> Dict[Tuple[str, str], int]:
+    """The widest each changing cell gets over `variants` (e.g. all numbers known, all '?'), in points.
+
+    Measured by Graphviz itself in one run (``-Tjson``), with the fonts of the picture.
+    """
+    g = _new_digraph(rankdir, "svg", style)
+    keys: List[Tuple[str, str]] = []
+    for texts in variants:
+        for node_id, cell, text, padding, border in _changing_cells(view, texts, style):
+            g.node(f"m{len(keys)}", shape="plain", label=(
+                f'<<TABLE BORDER="0" CELLBORDER="{border}" CELLSPACING="0" CELLPADDING="{padding}">'
+                f"<TR><TD>{html_text(text) or ' '}</TD></TR></TABLE>>"))
+            keys.append((node_id, cell))
+    widths: Dict[Tuple[str, str], int] = {}
+    for node in json.loads(pipe(g, "json")).get("objects", []):
+        key = keys[int(node["name"][1:])]
+        widths[key] = max(widths.get(key, 0), math.ceil(float(node["width"]) * 72))
+    return widths
 
 
 def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
     for i, v in enumerate(view.nodes):
         kind = _kind(view, i, params)
         cells = []
+        node_id = view.node_id(i)
         if v.label or not v.is_leaf:  # an unlabelled constant is just its number
             cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
         if texts.data[i] is not None:
-            cells.append(_cell(f"data {texts.data[i]}"))
+            cells.append(_cell(f"data {texts.data[i]}", width=texts.width(node_id, "data")))
         if texts.grads[i] is not None:
-            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR))
-        border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if i in texts.highlight else 'BORDER="0"'
+            cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad")))
+        hot = i in texts.highlight
+        border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if hot else 'BORDER="0"'
         label = (
             f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
             f"<TR>{''.join(cells)}</TR></TABLE>>"
         )
-        g.node(view.node_id(i), label=label, shape="plain")
+        if texts.widths is not None and not hot:
+            # In a step-through every box keeps room for the 3-point highlight border, so nothing moves.
+            g.node(node_id, label=label, shape="none", width="0", height="0", margin=_BORDER_ROOM)
+        else:
+            g.node(node_id, label=label, shape="plain")
         if v.parents:
             op_id = view.node_id(i) + "_op"
             hot = i in texts.highlight
@@ -171,16 +235,17 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             g.edge(op_id, view.node_id(i))
 
 
-def _edge_value_label(forward: Optional[str], backward: Optional[str]) -> str:
+def _edge_value_label(forward: Optional[str], backward: Optional[str], width: Optional[int] = None) -> str:
     # Forward value above, gradient below, a rule between them: the arrow
     # enters and leaves this label at mid-height, so it reads as one arrow
     # with numbers written on either side, as in the book.
     top = html_text(forward if forward is not None else "")
     bottom = html_text(backward if backward is not None else "")
+    td = "<TD>" if width is None else f'<TD WIDTH="{width}">'
     return (
         '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f"<TR><TD>{top or ' '}</TD></TR><HR/>"
-        f'<TR><TD><FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
+        f"<TR>{td}{top or ' '}</TD></TR><HR/>"
+        f'<TR>{td}<FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
     )
 
 
@@ -192,7 +257,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
             if v.label:
                 g.node(
                     view.node_id(i),
-                    label=f"<{html_text(v.label)}>",
+                    label=f"<{html_text(shorten(v.label))}>",
                     shape="plaintext",
                     margin="0.04",
                     fontcolor=HIGHLIGHT_COLOR if hot else "black",
@@ -218,20 +283,28 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
         for slot, p in enumerate(v.parents):
             i = view.pos(p)
             _book_edge(g, view.node_id(i), f"e{j}_{slot}", view.node_id(j),
-                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight)
+                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight, texts,
+                       _TAIL_SHARED if view.nodes[i].is_leaf and len(view.uses[i]) > 1 else None)
     # The output leaves through one last arrow, named at its head.
     root = view.nodes[last]
     out_name = "out"
-    name = "" if root.is_leaf else root.label  # a lone leaf is already named at the tail
+    name = shorten(root.label) if root.label and not root.is_leaf else ""  # a lone leaf is named at the tail
     g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
     _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
-               texts.edge_grads.get((None, None)), last in texts.highlight)
+               texts.edge_grads.get((None, None)), last in texts.highlight, texts)
 
 
-def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool) -> None:
-    g.node(middle, label=_edge_value_label(forward, backward), shape="plain")
+# An input used more than once (x1 feeding w1·x1 and w3·x1) sits one column further
+# left than the other inputs, so its arrows reach their rows before the values are
+# written, and each value stands beside the operation it enters.
+_TAIL_SHARED = {"minlen": "2"}
+
+
+def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool, texts: _Texts,
+               tail_attrs: Optional[Dict[str, str]] = None) -> None:
+    g.node(middle, label=_edge_value_label(forward, backward, texts.width(middle, "value")), shape="plain")
     attrs = {"color": HIGHLIGHT_COLOR, "penwidth": "2"} if hot else {}
-    g.edge(tail, middle, arrowhead="none", **attrs)
+    g.edge(tail, middle, arrowhead="none", **attrs, **(tail_attrs or {}))
     g.edge(middle, head, **attrs)
 
 
@@ -278,31 +351,58 @@ def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, pa
     return g
 
 
-def pipe(graph: graphviz.Digraph, fmt: Optional[str] = None) -> bytes:
-    """The rendered picture as bytes; GraphvizNotFoundError if `dot` is missing."""
+def _check_dpi(dpi: object) -> float:
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not 10 <= dpi <= 1200:
+        raise ValueError(f"dpi must be a number of pixels per inch between 10 and 1200, got {dpi!r}")
+    return float(dpi)
+
+
+def pipe(graph: Union[graphviz.Digraph, graphviz.Source], fmt: Optional[str] = None,
+         dpi: Optional[float] = None) -> bytes:
+    """The rendered picture as bytes.
+
+    `dpi` (pixels per inch) applies to PNG only; it defaults to `DEFAULT_DPI`.
+    Raises GraphvizNotFoundError if `dot` is missing and GraphvizError, quoting
+    dot's message, if dot rejects the graph.
+    """
+    fmt = fmt or graph.format or "svg"
+    command = [getattr(graph, "engine", None) or "dot", f"-T{fmt}"]
+    if fmt == "png":
+        command.append(f"-Gdpi={_check_dpi(DEFAULT_DPI if dpi is None else dpi):g}")
     try:
-        return graph.pipe(format=fmt or graph.format)
-    except graphviz.ExecutableNotFound as error:
+        done = subprocess.run(command, input=graph.source.encode("utf-8"), capture_output=True, check=False)
+    except FileNotFoundError as error:
         raise GraphvizNotFoundError(INSTALL_HINT) from error
+    if done.returncode != 0:
+        # dot may cut a UTF-8 character in half when it quotes the bad line: decode leniently.
+        message = done.stderr.decode("utf-8", errors="replace").strip() or f"exit status {done.returncode}"
+        message = " / ".join(line.strip() for line in message.splitlines() if line.strip())  # one line
+        raise GraphvizError(f"Graphviz's dot could not draw this graph: {shorten(message, 500)}")
+    return done.stdout
 
 
-def render(graph_or_root: Union[graphviz.Digraph, Value], path: Union[str, Path], **draw_options) -> Path:
+def render(graph_or_root: Union[graphviz.Digraph, Value], path: Union[str, Path], dpi: Optional[float] = None,
+           **draw_options) -> Path:
     """Write a picture to `path`; the format comes from its suffix (.svg, .png, .pdf).
 
     `graph_or_root` is a Digraph from `draw_graph` or a Value (then
-    `draw_options` go to `draw_graph`). Raises GraphvizNotFoundError, with
+    `draw_options` go to `draw_graph`). `dpi` sets the resolution of a PNG
+    (default `DEFAULT_DPI` = 150 pixels per inch). Missing folders are
+    created. Raises GraphvizNotFoundError, with
     install instructions, when Graphviz is missing.
     """
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in ("svg", "png", "pdf"):
         raise ValueError(f"the file name must end in .svg, .png or .pdf, got {str(path)!r}")
+    if dpi is not None:
+        _check_dpi(dpi)
     graph = graph_or_root
     if isinstance(graph_or_root, Value):
         graph = draw_graph(graph_or_root, fmt=fmt, **draw_options)
     elif draw_options:
         raise TypeError("draw options can only be given with a Value, not with an already drawn graph")
-    data = pipe(graph, fmt)
+    data = pipe(graph, fmt, dpi)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path

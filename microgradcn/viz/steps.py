@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import html
 import io
+import re
+import weakref
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import graphviz
 
@@ -19,7 +21,7 @@ from ..engine import Value
 from .explain import backward_line, forward_line
 from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, html_text
-from .render import UNKNOWN, _draw, _Texts, pipe
+from .render import DEFAULT_DPI, FONT, UNKNOWN, _draw, _Texts, cell_widths, pipe
 
 __all__ = ["Frame", "frames", "forward_frames", "backward_frames", "draw_frame", "save_frames",
            "save_html", "save_gif", "stepper"]
@@ -56,7 +58,7 @@ def _view(root_or_view, max_nodes) -> GraphView:
 
 
 def forward_frames(
-    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+    root: Union[Value, GraphView], precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
 ) -> List[Frame]:
     """One frame per node, inputs first: the forward pass computing each value."""
     view = _view(root, max_nodes)
@@ -72,7 +74,7 @@ def forward_frames(
 
 
 def backward_frames(
-    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+    root: Union[Value, GraphView], precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
 ) -> List[Frame]:
     """One frame per node, output first: each gradient once all its uses are done.
 
@@ -99,30 +101,59 @@ def frames(
     return forward_frames(view, precision) + backward_frames(view, precision)
 
 
-def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
-    view = frame.view
+def _known_texts(view: GraphView, data, grads, precision: Optional[int]) -> _Texts:
+    """The texts of a frame in which `data` and `grads` (None = unknown) are known."""
 
     def show(x):
         return UNKNOWN if x is None else format_number(x, precision)
 
-    data = [show(x) for x in frame.data]
-    grads = [show(g) for g in frame.grads]
-    edge_grads = {}
+    edge_grads: Dict[Tuple[Optional[int], Optional[int]], str] = {}
     for j, v in enumerate(view.nodes):
-        g = frame.grads[j]
-        for slot, d in enumerate(view.local(j)):
-            edge_grads[(j, slot)] = UNKNOWN if g is None else format_number(d * g, precision)
-    edge_grads[(None, None)] = grads[-1]
-    return _Texts(data, grads, edge_grads, {frame.position})
+        g = grads[j]
+        for slot, (d, p) in enumerate(zip(view.local(j), v.parents)):
+            # As in the book, the gradient under the arrow p -> v is written when p's own
+            # gradient is computed (p's backward frame sums these arrows), not before.
+            known = grads[view.pos(p)] is not None
+            edge_grads[(j, slot)] = format_number(d * g, precision) if known else UNKNOWN
+    edge_grads[(None, None)] = show(grads[-1])
+    return _Texts([show(x) for x in data], [show(g) for g in grads], edge_grads, set())
+
+
+_WIDTHS: "weakref.WeakKeyDictionary[GraphView, Dict]" = weakref.WeakKeyDictionary()
+
+
+def _reserved_widths(view: GraphView, style: str, rankdir: str, precision: Optional[int]) -> Dict:
+    """For every cell a step-through changes, the widest it gets (all numbers known, or '?').
+
+    Reserving these widths gives every frame the same layout, so pictures do not shift.
+    """
+    key = (style, rankdir, precision)
+    cache = _WIDTHS.setdefault(view, {})
+    if key not in cache:
+        n = len(view)
+        variants = [_known_texts(view, [v.data for v in view.nodes], view.gradients(), precision),
+                    _known_texts(view, [None] * n, [None] * n, precision)]
+        cache[key] = cell_widths(view, variants, style, rankdir)
+    return cache[key]
+
+
+def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
+    texts = _known_texts(frame.view, frame.data, frame.grads, precision)
+    texts.highlight = {frame.position}
+    return texts
 
 
 def draw_frame(frame: Frame, style: str = "node", rankdir: str = "LR", fmt: str = "svg",
-               precision: Optional[int] = 6) -> graphviz.Digraph:
-    """The graph as it stands at `frame`, its current node highlighted, with a caption."""
+               precision: Optional[int] = 6, caption: bool = True) -> graphviz.Digraph:
+    """The graph as it stands at `frame`, its current node highlighted, with the
+    frame's text as a caption underneath (``caption=False`` leaves it out)."""
     if style not in ("node", "book"):
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
-    g = _draw(frame.view, _texts(frame, precision), style, rankdir, fmt)
-    g.attr(label=f"<{html_text(frame.text)}>", labelloc="b", fontsize="13")
+    texts = _texts(frame, precision)
+    texts.widths = _reserved_widths(frame.view, style, rankdir, precision)
+    g = _draw(frame.view, texts, style, rankdir, fmt)
+    if caption:
+        g.attr(label=f"<{html_text(frame.text)}>", labelloc="b", fontsize="13")
     return g
 
 
@@ -151,8 +182,11 @@ _PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", sans-serif; margin: 1.5em; }}
 .frame {{ display: none; }} .frame.on {{ display: block; }}
-.controls {{ display: flex; gap: .6em; align-items: center; margin-bottom: 1em; }}
-input[type=range] {{ width: 24em; }} .caption {{ font-size: 1.1em; margin: .5em 0; }}
+.frame svg {{ display: block; max-width: 100%; height: auto; }}
+.picture {{ min-height: {picture_height}pt; }}
+.controls {{ display: flex; flex-wrap: wrap; gap: .6em; align-items: center; margin-bottom: 1em; }}
+input[type=range] {{ width: min(24em, 60vw); }}
+.caption {{ font-size: 1.1em; margin: .5em 0; min-height: 2.8em; overflow-wrap: anywhere; }}
 </style></head><body>
 <h2>{title}</h2>
 <div class="controls"><button id="prev">◀ 上一步</button>
@@ -181,36 +215,68 @@ show(0);
 
 def save_html(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "node",
               precision: Optional[int] = 6, title: str = "一步一步看前向与反向传播") -> Path:
-    """A self-contained HTML page (SVGs inline, no network) with a slider over all frames."""
+    """A self-contained HTML page (SVGs inline, no network) with a slider over all frames.
+
+    Each frame shows its caption once, above the picture; pictures shrink to
+    the window's width (no horizontal scrollbar) and keep one height.
+    """
     all_frames = root if isinstance(root, list) else frames(root, precision)
-    blocks = []
+    blocks, heights = [], [0.0]
     for frame in all_frames:
-        svg = _svg(draw_frame(frame, style, precision=precision))
-        blocks.append(f'<div class="frame"><p class="caption">{html.escape(frame.text)}</p>{svg}</div>')
-    page = _PAGE.format(title=html.escape(title), last=len(all_frames) - 1, frames="\n".join(blocks))
+        svg = _svg(draw_frame(frame, style, precision=precision, caption=False))
+        match = re.search(r'height="([0-9.]+)pt"', svg[:300])
+        if match:
+            heights.append(float(match.group(1)))
+        blocks.append(f'<div class="frame"><p class="caption">{html.escape(frame.text)}</p>'
+                      f'<div class="picture">{svg}</div></div>')
+    page = _PAGE.format(title=html.escape(title), last=len(all_frames) - 1, frames="\n".join(blocks),
+                        picture_height=f"{max(heights):g}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
 
 
+def _caption_png(text: str, dpi: float) -> bytes:
+    """The caption alone, drawn by Graphviz in the same font as the pictures."""
+    g = graphviz.Digraph("caption")
+    g.attr(bgcolor="white", pad="0.1")
+    g.node("c", label=f"<{html_text(text)}>", shape="plaintext", fontname=FONT, fontsize="13")
+    return pipe(g, "png", dpi)
+
+
 def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "book",
-             precision: Optional[int] = 6, milliseconds: int = 1200) -> Path:
-    """An animated GIF of all frames (needs Pillow: ``pip install microgradcn[viz]``)."""
+             precision: Optional[int] = 6, milliseconds: int = 1200, dpi: Optional[float] = None) -> Path:
+    """An animated GIF of all frames (needs Pillow: ``pip install "microgradcn[viz]"``).
+
+    Every frame has the same canvas: the picture at a fixed place on top, the
+    caption centred in a band of fixed height below, so nothing jumps as the
+    captions change. `dpi` defaults to 150 pixels per inch.
+    """
     try:
         from PIL import Image
-    except ImportError as error:  # pragma: no cover - Pillow is in the viz extra
-        raise ImportError("save_gif needs Pillow: pip install pillow (or microgradcn[viz])") from error
+    except ImportError as error:
+        raise ImportError('save_gif needs Pillow: pip install "microgradcn[viz]" (or pip install pillow)') from error
     all_frames = root if isinstance(root, list) else frames(root, precision)
-    images = [Image.open(io.BytesIO(pipe(draw_frame(f, style, precision=precision), "png"))).convert("RGB")
-              for f in all_frames]
-    # Layouts differ a little from frame to frame ('?' vs numbers): pad all to one size.
-    width = max(im.width for im in images)
-    height = max(im.height for im in images)
+    if not all_frames:
+        raise ValueError("save_gif needs at least one frame, got an empty list")
+
+    def image(png: bytes):  # on white: Graphviz leaves the margin transparent
+        picture = Image.open(io.BytesIO(png)).convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", picture.size, "white"), picture).convert("RGB")
+
+    pictures = [image(pipe(draw_frame(f, style, precision=precision, caption=False), "png", dpi))
+                for f in all_frames]
+    captions = [image(_caption_png(f.text, DEFAULT_DPI if dpi is None else dpi)) for f in all_frames]
+    width = max(im.width for im in pictures + captions)
+    picture_height = max(im.height for im in pictures)
+    height = picture_height + max(im.height for im in captions)
+    left = (width - max(im.width for im in pictures)) // 2  # one left edge for every picture
     canvas = []
-    for im in images:
+    for picture, caption in zip(pictures, captions):
         page = Image.new("RGB", (width, height), "white")
-        page.paste(im, ((width - im.width) // 2, (height - im.height) // 2))
+        page.paste(picture, (left, (picture_height - picture.height) // 2))
+        page.paste(caption, ((width - caption.width) // 2, picture_height))
         canvas.append(page)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -237,13 +303,13 @@ def stepper(root: Value, style: str = "node", precision: Optional[int] = 6):
     try:
         import ipywidgets as widgets
     except ImportError:
-        return FrameList((f, draw_frame(f, style, precision=precision)) for f in all_frames)
+        return FrameList((f, draw_frame(f, style, precision=precision, caption=False)) for f in all_frames)
     pictures = {}
 
     def picture(k: int) -> str:
         if k not in pictures:
             frame = all_frames[k]
-            svg = _svg(draw_frame(frame, style, precision=precision))
+            svg = _svg(draw_frame(frame, style, precision=precision, caption=False))
             pictures[k] = f"<p>{html.escape(frame.text)}</p>{svg}"
         return pictures[k]
 
