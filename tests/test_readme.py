@@ -17,6 +17,7 @@ EXPECTED_OUTPUT = [
     ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
     ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
     ("model = MLP(2, [16, 16, 1], seed=0)", ["accuracy 100%"]),
+    ("mul_apple, mul_tax = MulLayer(), MulLayer()", ["220 2.2 110.0 200\n", "[[0.2689, -0.2689], [0.5379, -0.5379]]"]),
 ]
 
 
