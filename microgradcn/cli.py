@@ -145,6 +145,30 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    """Write the interactive explorer page (one offline HTML file) for one canonical example."""
+    from . import examples
+    from .viz import GraphvizNotFoundError
+    from .viz.explore import explore
+
+    if args.name not in examples.EXAMPLES:
+        print(f"microgradcn explore: unknown example {args.name!r}; choose one of: {', '.join(examples.EXAMPLES)}",
+              file=sys.stderr)
+        return 2
+    root = examples.build(args.name)
+    path = Path(args.output or Path(OUTPUT_DIR) / f"{args.name}_explore.html")
+    try:
+        explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
+    except GraphvizNotFoundError as error:
+        print(f"microgradcn explore: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:
+        print(f"microgradcn explore: cannot write {path}: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
+    return 0
+
+
 def _gallery(args: argparse.Namespace) -> int:
     from .viz.gallery import run
 
@@ -200,6 +224,11 @@ def _add_viz_commands(sub) -> None:
     render.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_STYLE.FORMAT)")
     render.add_argument("--steps", metavar="DIR", help="also write the step frames (SVG + steps.html) here")
     render.set_defaults(func=_render)
+    explore = sub.add_parser("explore", help="在浏览器中探索一个示例的计算图 (an interactive HTML page)")
+    explore.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
+    explore.add_argument("--style", choices=("node", "book"), default="node", help="the style shown first")
+    explore.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_explore.html)")
+    explore.set_defaults(func=_explore)
     gallery = sub.add_parser("gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)")
     gallery.add_argument("directory", nargs="?", default="viz")
     gallery.add_argument("--check", action="store_true", help="only report out-of-date DOT files")

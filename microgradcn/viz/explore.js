@@ -203,7 +203,7 @@
       if (style === "node" && nodes[cur].parents.length) el(style, "n" + cur + "_op").classList.add("cur");
       if (style === "book") parts.edges.forEach(function (g) { g.classList.add("cur"); });
     }
-    var sel = state.selected;
+    var sel = state.follow ? null : state.selected; // paths are drawn for a node the learner chose
     P.svg.classList.toggle("dim", sel !== null);
     if (sel !== null) {
       var on = pathSet(sel);
@@ -418,6 +418,10 @@
       else if (e.key === "Home") { stop(); go(0, true); }
       else if (e.key === "End") { stop(); go(END, false); }
       else if (e.key === "Escape") { select(null); }
+    });
+    document.addEventListener("keyup", function (e) { // space on a focused button means play, not click
+      var tag = (e.target.tagName || "").toLowerCase();
+      if (e.key === " " && tag === "button") e.preventDefault();
     });
 
     var stage = $("stage"), drag = null;

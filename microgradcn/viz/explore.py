@@ -21,18 +21,18 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Union
 
 from ..engine import Value
 from .explain import _d, backward_line, forward_line
 from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
-from .steps import backward_frames, forward_frames
+from .steps import frames as step_frames
 
-__all__ = ["explore", "Explorer", "page_data"]
+__all__ = ["Explorer", "explore", "page_data"]
 
 STYLES = ("node", "book")
 
@@ -62,7 +62,7 @@ OP_TEXT = {
 }
 
 
-def _fmt(x, precision: Optional[int]) -> str:
+def _fmt(x, precision: int | None) -> str:
     if isinstance(x, Value):  # a gradient graph from grad(create_graph=True)
         x = x.data
     return format_number(x, precision)
@@ -77,11 +77,11 @@ def _op_text(op: str) -> str:
 
 
 def page_data(
-    root: Union[Value, GraphView],
+    root: Value | GraphView,
     params: Iterable[Value] = (),
-    precision: Optional[int] = 6,
-    max_nodes: Optional[int] = DEFAULT_MAX_NODES,
-) -> Dict:
+    precision: int | None = 6,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+) -> dict:
     """Everything the page's script needs, as plain JSON-ready data.
 
     ``nodes[i]`` follows `GraphView` order (ids ``n0, n1, ...``); numbers are
@@ -97,7 +97,7 @@ def page_data(
     last = n - 1
     grads = view.gradients()
     param_ids = {id(p) for p in params}
-    all_frames = forward_frames(view, precision) + backward_frames(view, precision)
+    all_frames = step_frames(view.root, precision, max_nodes=None)  # the same order as `view`
     data_frame = [len(all_frames)] * n
     grad_frame = [len(all_frames)] * n
     for f in range(len(all_frames) - 1, -1, -1):
@@ -182,10 +182,10 @@ def page_data(
             "gradColor": GRAD_COLOR}
 
 
-def _full_texts(data: Dict) -> _Texts:
+def _full_texts(data: dict) -> _Texts:
     """What the finished graph shows: every value and gradient (the page hides what is not known yet)."""
     nodes = data["nodes"]
-    edge_grads: Dict = {}
+    edge_grads: dict = {}
     for e in data["edges"]:
         edge_grads[(e["consumer"], e["slot"])] = e["grad"]
     return _Texts([v["data"] for v in nodes], [v["grad"] for v in nodes], edge_grads, set())
@@ -204,7 +204,7 @@ def _svg_with_ids(svg: str, style: str) -> str:
     """
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", svg, count=2)
-    seen: Dict[str, int] = {}
+    seen: dict[str, int] = {}
 
     def name(match) -> str:
         kind, title = match.group(1), html.unescape(match.group(2))
@@ -300,7 +300,7 @@ class Explorer:
         self.title = title
         self.height = height
 
-    def save(self, path: Union[str, Path]) -> Path:
+    def save(self, path: str | Path) -> Path:
         """Write the page to `path` (UTF-8) and return the path; open it in any browser, offline."""
         path = Path(path)
         if path.is_dir():
@@ -324,9 +324,9 @@ def explore(
     root: Value,
     style: str = "node",
     params: Iterable[Value] = (),
-    precision: Optional[int] = 6,
-    max_nodes: Optional[int] = DEFAULT_MAX_NODES,
-    title: Optional[str] = None,
+    precision: int | None = 6,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+    title: str | None = None,
     rankdir: str = "LR",
 ) -> Explorer:
     """An offline HTML page to explore the graph of `root`; returns an `Explorer`.
@@ -362,7 +362,7 @@ def explore(
         style=style,
         css=_asset("explore.css"),
         js=_script_safe(_asset("explore.js")),
-        data=_script_safe(json.dumps(data, ensure_ascii=False)),
+        data=json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"),  # no tag can start inside
         frames=len(data["frames"]),
         svg_node=svgs["node"],
         svg_book=svgs["book"],
