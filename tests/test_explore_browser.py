@@ -70,7 +70,7 @@ def pages(tmp_path_factory):
 class Opened:
     """A page opened from disk, recording every request it makes (anything but itself is aborted)."""
 
-    def __init__(self, context, path):
+    def __init__(self, context, path, ready="body.ready"):
         self.url = path.resolve().as_uri()
         self.requests = []
         self.errors = []
@@ -79,7 +79,7 @@ class Opened:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.route("**/*", self._route)
         self.page.goto(self.url)
-        self.page.wait_for_selector("body.ready")
+        self.page.wait_for_selector(ready)
 
     def _route(self, route):
         self.requests.append(route.request.url)
@@ -248,6 +248,17 @@ def test_xor_mlp_find_a_weight_and_see_its_paths(context, pages):
     xor.page.screenshot(path=str(pages["xor"].with_suffix(".png")))
     assert pages["xor"].with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
     xor.close()
+
+
+def test_inline_jupyter_view_works_inside_its_iframe(context, tmp_path):
+    notebook = tmp_path / "cell.html"
+    notebook.write_text("<!DOCTYPE html><body>" + explore(apple_tax())._repr_html_() + "</body>", encoding="utf-8")
+    opened = Opened(context, notebook, ready="iframe")
+    inner = opened.page.frame_locator("iframe")
+    inner.locator("body.ready").wait_for()
+    inner.locator("#node-n0").click()
+    assert inner.locator("#panel-chain").inner_text() == PRICE_LINE
+    opened.close()
 
 
 def test_the_request_monitor_sees_a_page_that_fetches(context, tmp_path):

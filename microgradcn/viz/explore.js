@@ -102,6 +102,7 @@
     var list = slots(style);
     list.forEach(function (s) { // centre each number on where Graphviz put it, so "?" sits in the middle
       var b = s.t.getBBox();
+      if (!b.width) return; // not laid out (a hidden iframe): keep Graphviz's placement
       s.t.setAttribute("text-anchor", "middle");
       s.t.setAttribute("x", (b.x + b.width / 2).toFixed(2));
       s.t.classList.add("num");
