@@ -120,6 +120,7 @@ def test_a_value_used_twice_counts_its_paths_and_keeps_both_arrows():
     nodes = {v["name"]: v for v in data["nodes"]}
     assert nodes["x"]["grad"] == "7" and nodes["x"]["paths"] == "3" and nodes["y"]["paths"] == "1"
     assert "x 被使用了 3 次" in nodes["x"]["backward"]
+    assert [t["text"] for t in nodes["x"]["terms"]] == ["经 y:1 × 3 = 3", "经 y:1 × 3 = 3", "经 z:1 × 1 = 1"]
     assert 'id="node-n0--n1_op"' in page and 'id="node-n0--n1_op-2"' in page
     assert x.grad == 0
 

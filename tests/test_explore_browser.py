@@ -230,6 +230,16 @@ def test_zoom_and_pan_the_2_2_1_network(context, pages):
     assert after[0] < before[0] and after[1] < before[1] and after[2] == before[2]
     net.page.click("#zoom-fit")
     assert view_box() == home
+    net.page.click("#zoom-in")
+    net.page.click("#zoom-in")
+    net.page.click("#btn-forward")  # stepping pans the zoomed picture to the node being computed
+    for _ in range(3):
+        net.page.keyboard.press("ArrowRight")
+    current = net.page.evaluate("JSON.parse(document.getElementById('mgc-data').textContent).frames[3].node")
+    node = net.page.locator(f"#node-n{current}").bounding_box()
+    assert box["x"] <= node["x"] and node["x"] + node["width"] <= box["x"] + box["width"]
+    assert box["y"] <= node["y"] and node["y"] + node["height"] <= box["y"] + box["height"]
+    net.page.keyboard.press("End")
     net.page.fill("#search", "w5")
     net.page.press("#search", "Enter")
     assert net.text("#panel-name") == "w5" and net.text("#panel-grad") == "1.3125"
@@ -243,6 +253,8 @@ def test_xor_mlp_find_a_weight_and_see_its_paths(context, pages):
     xor.page.press("#search", "Enter")
     assert xor.text("#panel-name") == "w1.1.1" and "4 条路径" in xor.text("#panel-paths")
     assert "被使用了 4 次" in xor.text("#panel-chain")
+    terms = xor.text("#panel-terms").splitlines()
+    assert len(terms) == 5 and all(t.startswith("经 ") for t in terms[:4]) and terms[4] == "合计 -0.0945768"
     lit = xor.page.eval_on_selector_all("#graph-book g.edge.on", "es => es.length")
     assert lit > 8
     xor.page.screenshot(path=str(pages["xor"].with_suffix(".png")))

@@ -110,9 +110,11 @@
     var parts = [];
     for (var i = 0; i < N; i++) parts.push(partsOf(style, i));
     box.querySelectorAll("g.node").forEach(function (g) {
-      var i = nodeOfGroup(style, g.id);
+      var i = nodeOfGroup(style, g.id), title = g.querySelector("title");
       if (i !== null) g.setAttribute("data-node", i);
+      if (title && i !== null) title.textContent = nodes[i].name + "(点击查看链式法则)";
     });
+    box.querySelectorAll("g.edge > title, g.graph > title").forEach(function (t) { t.remove(); });
     state.prepared[style] = { svg: svg, slots: list, parts: parts, shown: {} };
     state.views[style] = { home: vb.slice(), vb: vb.slice() };
     fit(style);
@@ -269,6 +271,12 @@
       "class": "formula chain", id: "panel-chain",
       text: gradKnown ? v.backward : "反向传播还没有算到这里:要等使用它的节点的梯度都算完。"
     }));
+    if (v.terms.length > 1) { // gradients add up: one term per arrow leaving this node
+      panel.appendChild(h("h3", { text: "梯度从哪里来(每个使用处一项,相加)" }));
+      panel.appendChild(h("ul", { "class": "formula", id: "panel-terms" }, v.terms.map(function (t) {
+        return h("li", { text: gradKnown ? t.text : t.text.replace(/:.*$/, ":?") });
+      }).concat([h("li", { "class": "sum", text: "合计 " + (gradKnown ? v.grad : "?") })])));
+    }
     var paths = v.paths === "1" ? "从输出 " + root + " 到这里有 1 条路径(图中高亮)。"
       : "从输出 " + root + " 到这里有 " + v.paths + " 条路径(图中高亮):梯度是各条路径的贡献之和。";
     if (i !== LAST) panel.appendChild(h("p", { "class": "note", id: "panel-paths", text: paths }));
@@ -325,9 +333,21 @@
     state.frame = f;
     if (f < END && state.follow) state.selected = frames[f].node;
     draw(animate);
+    if (f < END) keepInView(state.style, frames[f].node);
   }
 
   function step(delta) { state.follow = true; go(state.frame + delta, delta > 0); }
+
+  function keepInView(style, i) { // pan (never zoom) so the node being computed stays on screen
+    var g = el(style, "n" + i), stage = $("stage").getBoundingClientRect();
+    if (!g) return;
+    var r = g.getBoundingClientRect();
+    if (r.left >= stage.left && r.right <= stage.right && r.top >= stage.top && r.bottom <= stage.bottom) return;
+    var svg = state.prepared[style].svg, v = state.views[style];
+    var c = toSvg(svg, r.left + r.width / 2, r.top + r.height / 2);
+    v.vb = [c.x - v.vb[2] / 2, c.y - v.vb[3] / 2, v.vb[2], v.vb[3]];
+    setViewBox(style);
+  }
 
   function stop() {
     if (state.timer) { clearInterval(state.timer); state.timer = null; }

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..engine import Value
-from .explain import _d, backward_line, forward_line
+from .explain import _d, _num, backward_line, forward_line
 from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
@@ -125,6 +125,15 @@ def page_data(
             }
             for slot, (p, d) in enumerate(zip(v.parents, local))
         ]
+        # d root / d node i, one term per use: what each path into this node brings back.
+        terms = [
+            {
+                "consumer": j,
+                "text": f"经 {view.name(j)}:{_num(grads[j], precision)} × {_num(view.local(j)[slot], precision)} = "
+                        f"{_fmt(view.local(j)[slot] * grads[j], precision)}",
+            }
+            for j, slot in view.uses[i]
+        ]
         nodes.append(
             {
                 "id": view.node_id(i),
@@ -140,6 +149,7 @@ def page_data(
                 "parents": [view.pos(p) for p in v.parents],
                 "uses": [[j, slot] for j, slot in view.uses[i]],
                 "locals": locals_,
+                "terms": terms,
                 "forward": forward_line(view, i, precision),
                 "backward": backward_line(view, i, grads, precision),
                 "paths": str(paths[i]),
