@@ -132,7 +132,8 @@
   }
 
   function fit(style) {
-    var v = state.views[style], box = $("graph-" + style), home = v.home.slice();
+    var v = state.views[style], box = $("graph-" + style), m = 0.03;
+    var home = [v.home[0] - m * v.home[2], v.home[1] - m * v.home[3], v.home[2] * (1 + 2 * m), v.home[3] * (1 + 2 * m)];
     var w = Math.max(box.clientWidth, 1), hgt = Math.max(box.clientHeight, 1);
     var maxScale = 1.6; // small graphs are not blown up beyond this
     if (Math.min(w / home[2], hgt / home[3]) > maxScale) {
