@@ -316,7 +316,7 @@
     }
     $("step-label").textContent = label;
     $("timeline").value = f;
-    $("btn-play").textContent = state.timer ? "⏸ 暂停" : "▶ 播放";
+    $("btn-play").textContent = state.timer ? "❚❚ 暂停" : "▶ 播放";
     $("style-node").classList.toggle("active", state.style === "node");
     $("style-book").classList.toggle("active", state.style === "book");
     document.body.setAttribute("data-frame", f);
