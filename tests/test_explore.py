@@ -199,3 +199,10 @@ def test_cli_explore_default_path(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["explore", "chain_rule"]) == 0
     assert (tmp_path / "microgradcn-output" / "chain_rule_explore.html").exists()
+
+
+def test_a_lone_leaf_is_its_own_output():
+    data = data_of(explore(Value(3, label="x"), style="book").html)
+    assert [(v["name"], v["data"], v["grad"], v["kind"]) for v in data["nodes"]] == [("x", "3", "1", "output")]
+    assert [e["id"] for e in data["edges"]] == ["e_out"] and data["nodes"][0]["backward"] == "∂x/∂x = 1(反向传播的起点)"
+    assert [f["text"] for f in data["frames"]] == ["前向 1/1:输入 x = 3", "反向 1/1:∂x/∂x = 1(反向传播的起点)"]
