@@ -193,6 +193,30 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    """Write the interactive explorer page (one offline HTML file) for one canonical example."""
+    from . import examples
+    from .viz import GraphvizNotFoundError
+    from .viz.explore import explore
+
+    if args.name not in examples.EXAMPLES:
+        print(f"microgradcn explore: unknown example {args.name!r}; choose one of: {', '.join(examples.EXAMPLES)}",
+              file=sys.stderr)
+        return 2
+    root = examples.build(args.name)
+    path = Path(args.output or Path(OUTPUT_DIR) / f"{args.name}_explore.html")
+    try:
+        explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
+    except GraphvizNotFoundError as error:
+        print(f"microgradcn explore: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:
+        print(f"microgradcn explore: cannot write {path}: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
+    return 0
+
+
 def _gallery(args: argparse.Namespace) -> int:
     """Regenerate (or, with --check, compare) the gallery of pictures."""
     from .viz.gallery import run
@@ -302,6 +326,15 @@ def _add_viz_commands(sub) -> None:
                         help="同时把逐步帧(SVG + steps.html)写到这个文件夹 (also write the step frames here)")
     render.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     render.set_defaults(func=_render)
+    explore = sub.add_parser(
+        "explore", help="在浏览器中探索一个示例的计算图 (an interactive HTML page)",
+        description="写出一个离线的 HTML 页面:点击节点看链式法则,逐步播放前向与反向传播,切换画法,搜索、缩放。"
+        " (Write one offline HTML page: click a node for its chain rule, step through both passes.)",
+    )
+    explore.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
+    explore.add_argument("--style", choices=("node", "book"), default="node", help="the style shown first")
+    explore.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_explore.html)")
+    explore.set_defaults(func=_explore)
     gallery = sub.add_parser(
         "gallery", help="重新生成 viz/ 图库 (regenerate the viz/ gallery)",
         description="把每个示例的两种画法写成 DOT 和 SVG,并生成苹果消费税的动画 GIF(需要 Pillow)。"

@@ -57,3 +57,7 @@ __all__ += [
     "save_gif",
     "stepper",
 ]
+
+from .explore import Explorer, explore  # noqa: E402
+
+__all__ += ["explore", "Explorer"]

@@ -1,0 +1,380 @@
+"""Explore a computation graph in the browser: one self-contained, offline HTML page.
+
+``explore(root)`` draws the graph with Graphviz in both styles, writes every
+node's numbers and the step-through frames as JSON, and adds a small script of
+our own (``explore.js`` / ``explore.css`` beside this file, inlined). Nothing
+is fetched: the page works from disk, with no network and no third-party code.
+
+In the page a learner can click a node (side panel: label, op, data, grad, the
+local derivative to each parent and the chain-rule step in Chinese, all paths
+from the output highlighted), play or step the forward and backward passes,
+switch between the node and the book style, find a node by its label, and zoom
+and pan.
+
+>>> from microgradcn.examples import apple_tax
+>>> page = explore(apple_tax())              # doctest: +SKIP
+>>> page.save("apple_tax.html")              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+from ..engine import Value
+from .explain import _d, _num, backward_line, forward_line
+from .graph import DEFAULT_MAX_NODES, GraphView
+from .labels import format_number, op_symbol
+from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
+from .steps import frames as step_frames
+
+__all__ = ["Explorer", "explore", "page_data"]
+
+STYLES = ("node", "book")
+
+KIND_TEXT = {
+    "input": "输入",
+    "param": "参数",
+    "const": "常数",
+    "intermediate": "中间结果",
+    "output": "输出",
+}
+
+OP_TEXT = {
+    "+": "加法",
+    "-": "减法",
+    "*": "乘法",
+    "/": "除法",
+    "neg": "取负",
+    "exp": "指数函数",
+    "log": "对数函数",
+    "sqrt": "平方根",
+    "tanh": "双曲正切",
+    "sigmoid": "sigmoid 函数",
+    "relu": "ReLU",
+    "abs": "绝对值",
+    "max": "取较大者",
+    "min": "取较小者",
+}
+
+
+def _fmt(x, precision: int | None) -> str:
+    if isinstance(x, Value):  # a gradient graph from grad(create_graph=True)
+        x = x.data
+    return format_number(x, precision)
+
+
+def _op_text(op: str) -> str:
+    if op in OP_TEXT:
+        return OP_TEXT[op]
+    if op.startswith("**"):
+        return "乘方"
+    return op
+
+
+def page_data(
+    root: Value | GraphView,
+    params: Iterable[Value] = (),
+    precision: int | None = 6,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+) -> dict:
+    """Everything the page's script needs, as plain JSON-ready data.
+
+    ``nodes[i]`` follows `GraphView` order (ids ``n0, n1, ...``); numbers are
+    the texts the pictures show. ``frames`` are `viz.steps.frames` (forward,
+    then backward); ``dataFrame[i]`` / ``gradFrame[i]`` is the first frame at
+    which node i's value / gradient is known (frame ``2n`` is the finished
+    graph). ``edges`` are the book-style arrows: the value on arrow i -> j
+    appears with node i's value and the gradient under it at node i's
+    backward frame, when d root / d node i is computed.
+    """
+    view = root if isinstance(root, GraphView) else GraphView(root, max_nodes)
+    n = len(view)
+    last = n - 1
+    grads = view.gradients()
+    param_ids = {id(p) for p in params}
+    all_frames = step_frames(view.root, precision, max_nodes=None)  # the same order as `view`
+    data_frame = [len(all_frames)] * n
+    grad_frame = [len(all_frames)] * n
+    for f in range(len(all_frames) - 1, -1, -1):
+        frame = all_frames[f]
+        for i in range(n):
+            if frame.data[i] is not None:
+                data_frame[i] = f
+            if frame.grads[i] is not None:
+                grad_frame[i] = f
+    paths = [0] * n  # number of paths from node i to the output
+    paths[last] = 1
+    for j in range(last, -1, -1):
+        for p in view.nodes[j].parents:
+            paths[view.pos(p)] += paths[j]
+    nodes = []
+    for i, v in enumerate(view.nodes):
+        kind = _kind(view, i, param_ids)
+        local = view.local(i) if v.parents else ()
+        locals_ = [
+            {
+                "parent": view.pos(p),
+                "slot": slot,
+                "value": _fmt(d, precision),
+                "text": f"{_d(view.name(i), view.name(view.pos(p)))} = {_fmt(d, precision)}",
+            }
+            for slot, (p, d) in enumerate(zip(v.parents, local))
+        ]
+        # d root / d node i, one term per use: what each path into this node brings back.
+        terms = [
+            {
+                "consumer": j,
+                "text": f"经 {view.name(j)}:{_num(grads[j], precision)} × {_num(view.local(j)[slot], precision)} = "
+                        f"{_fmt(view.local(j)[slot] * grads[j], precision)}",
+            }
+            for j, slot in view.uses[i]
+        ]
+        nodes.append(
+            {
+                "id": view.node_id(i),
+                "name": view.name(i),
+                "label": v.label or "",
+                "op": v.op or "",
+                "symbol": op_symbol(v.op) if v.op else "",
+                "opText": _op_text(v.op) if v.op else "",
+                "kind": kind,
+                "kindText": KIND_TEXT[kind],
+                "data": _fmt(v.data, precision),
+                "grad": _fmt(grads[i], precision),
+                "parents": [view.pos(p) for p in v.parents],
+                "uses": [[j, slot] for j, slot in view.uses[i]],
+                "locals": locals_,
+                "terms": terms,
+                "forward": forward_line(view, i, precision),
+                "backward": backward_line(view, i, grads, precision),
+                "paths": str(paths[i]),
+                "dataFrame": data_frame[i],
+                "gradFrame": grad_frame[i],
+            }
+        )
+    edges = []
+    for j, v in enumerate(view.nodes):
+        for slot, (p, d) in enumerate(zip(v.parents, view.local(j) if v.parents else ())):
+            i = view.pos(p)
+            edges.append(
+                {
+                    "id": f"e{j}_{slot}",
+                    "parent": i,
+                    "consumer": j,
+                    "slot": slot,
+                    "data": nodes[i]["data"],
+                    "grad": _fmt(d * grads[j], precision),
+                    "dataFrame": data_frame[i],
+                    "gradFrame": grad_frame[i],
+                }
+            )
+    edges.append(
+        {
+            "id": "e_out",
+            "parent": last,
+            "consumer": None,
+            "slot": None,
+            "data": nodes[last]["data"],
+            "grad": nodes[last]["grad"],
+            "dataFrame": data_frame[last],
+            "gradFrame": grad_frame[last],
+        }
+    )
+    frames = [
+        {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text} for f in all_frames
+    ]
+    return {"output": last, "nodes": nodes, "edges": edges, "frames": frames, "colors": dict(COLORS),
+            "gradColor": GRAD_COLOR}
+
+
+def _full_texts(data: dict) -> _Texts:
+    """What the finished graph shows: every value and gradient (the page hides what is not known yet)."""
+    nodes = data["nodes"]
+    edge_grads: dict = {}
+    for e in data["edges"]:
+        edge_grads[(e["consumer"], e["slot"])] = e["grad"]
+    return _Texts([v["data"] for v in nodes], [v["grad"] for v in nodes], edge_grads, set())
+
+
+_SVG_GROUP = re.compile(r'<g id="(?:node|edge)\d+" class="(node|edge)">\s*<title>([^<]*)</title>')
+
+
+def _svg_with_ids(svg: str, style: str) -> str:
+    """Inline-ready SVG: no XML prologue, no namespace URLs, stable ids from the DOT names.
+
+    Graphviz numbers its groups ``node1, edge1, ...`` in drawing order; we name
+    them after the DOT node names instead: ``node-n3``, ``book-e4_1`` for
+    nodes and ``node-n0--n2_op`` (tail--head) for edges, so the page's script
+    finds each Value's picture whatever the layout.
+    """
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", svg, count=2)
+    seen: dict[str, int] = {}
+
+    def name(match) -> str:
+        kind, title = match.group(1), html.unescape(match.group(2))
+        key = f"{style}-{title.replace('->', '--')}"
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:  # x * x draws two arrows between the same nodes
+            key = f"{key}-{seen[key]}"
+        return f'<g id="{html.escape(key)}" class="{kind}">\n<title>{match.group(2)}</title>'
+
+    svg = svg.replace('<g id="graph0" class="graph"', f'<g id="{style}-graph" class="graph"', 1)
+    return _SVG_GROUP.sub(name, svg)
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_safe(text: str) -> str:
+    """JSON or JS that cannot end its <script> element early."""
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{css}
+</style></head>
+<body data-style="{style}">
+<header>
+  <h1>{title}</h1>
+  <p class="hint">点击任意节点,看它的数值和链式法则;播放或单步走完前向与反向传播。键盘:← → 单步,空格 播放/暂停。</p>
+</header>
+<div class="toolbar">
+  <div class="group" role="group" aria-label="画法">
+    <button id="style-node" class="seg">节点画法</button><button id="style-book" class="seg">书的画法</button>
+  </div>
+  <div class="group">
+    <button id="btn-forward" title="从前向传播的第一步开始">前向传播</button>
+    <button id="btn-backward" title="从反向传播的第一步开始">反向传播</button>
+  </div>
+  <div class="group">
+    <button id="btn-prev" title="上一步 (←)">◀ 上一步</button>
+    <button id="btn-play" title="播放 / 暂停 (空格)">▶ 播放</button>
+    <button id="btn-next" title="下一步 (→)">下一步 ▶</button>
+    <button id="btn-end" title="跳到结束:显示全部数值">全部 ▶▶</button>
+    <label>速度 <select id="speed">
+      <option value="0.5">0.5×</option><option value="1" selected>1×</option>
+      <option value="2">2×</option><option value="4">4×</option></select></label>
+  </div>
+  <div class="group search">
+    <input id="search" type="search" list="labels" placeholder="按名字查找节点" autocomplete="off">
+    <datalist id="labels"></datalist>
+    <button id="search-go">查找</button>
+  </div>
+  <div class="group">
+    <button id="zoom-in" title="放大">＋</button><button id="zoom-out" title="缩小">－</button>
+    <button id="zoom-fit" title="整张图">适应</button>
+  </div>
+</div>
+<div class="timeline"><input id="timeline" type="range" min="0" max="{frames}" value="{frames}">
+<span id="step-label"></span></div>
+<p id="caption" class="caption"></p>
+<main>
+  <div id="stage">
+    <div class="canvas" id="graph-node" data-style="node">
+{svg_node}
+    </div>
+    <div class="canvas" id="graph-book" data-style="book">
+{svg_book}
+    </div>
+    <p id="search-msg" class="toast" role="status"></p>
+  </div>
+  <aside id="panel" aria-live="polite"></aside>
+</main>
+<script type="application/json" id="mgc-data">{data}</script>
+<script>
+{js}
+</script>
+</body></html>
+"""
+
+
+class Explorer:
+    """An interactive page for one graph: shows inline in Jupyter, ``.save(path)`` writes it.
+
+    ``.html`` is the whole self-contained page (no network, no third-party code).
+    """
+
+    def __init__(self, page: str, title: str, height: int = 680) -> None:
+        self.html = page
+        self.title = title
+        self.height = height
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to `path` (UTF-8) and return the path; open it in any browser, offline."""
+        path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"expected a file name for the page, got the directory {str(path)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.html, encoding="utf-8")
+        return path
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the page's ids, styles and keys apart from the notebook's.
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" title="{html.escape(self.title)}" '
+            f'style="width:100%;height:{self.height}px;border:1px solid #ddd;border-radius:6px"></iframe>'
+        )
+
+    def __repr__(self) -> str:
+        return f"Explorer({self.title!r}, {len(self.html)} characters)"
+
+
+def explore(
+    root: Value,
+    style: str = "node",
+    params: Iterable[Value] = (),
+    precision: int | None = 6,
+    max_nodes: int | None = DEFAULT_MAX_NODES,
+    title: str | None = None,
+    rankdir: str = "LR",
+) -> Explorer:
+    """An offline HTML page to explore the graph of `root`; returns an `Explorer`.
+
+    Both styles are drawn into the page (`style` is the one shown first), so
+    the style switch needs no server. Gradients are computed from each
+    operation's local derivative, as in `explain` and `frames` (no ``.grad``
+    is read or changed).
+
+    Args:
+        style: ``"node"`` or ``"book"``, the picture shown when the page opens.
+        params: leaves to colour as parameters (node style).
+        precision: significant digits for floats (None = full repr); Fractions stay exact.
+        max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
+        title: the page title (default: 探索计算图:<output name>).
+
+    Raises GraphvizNotFoundError (with install instructions) when Graphviz is missing.
+    """
+    if style not in STYLES:
+        raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    view = GraphView(root, max_nodes)
+    params = list(params)
+    data = page_data(view, params, precision)
+    texts = _full_texts(data)
+    svgs = {}
+    for s in STYLES:
+        graph = _draw(view, texts, s, rankdir, "svg", params)
+        svgs[s] = _svg_with_ids(pipe(graph, "svg").decode("utf-8"), s)
+    if title is None:
+        title = f"探索计算图:{view.name(len(view) - 1)}"
+    page = _PAGE.format(
+        title=html.escape(title),
+        style=style,
+        css=_asset("explore.css"),
+        js=_script_safe(_asset("explore.js")),
+        data=json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"),  # no tag can start inside
+        frames=len(data["frames"]),
+        svg_node=svgs["node"],
+        svg_book=svgs["book"],
+    )
+    return Explorer(page, title)

@@ -1,0 +1,54 @@
+"""Make the README's screenshot of the graph explorer: viz/explore.png.
+
+Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``):
+
+    python scripts/explore_screenshot.py            # writes viz/explore.png
+    python scripts/explore_screenshot.py out.png
+
+The 2-2-1 network in the book style, with x1 clicked: its two paths to the loss are highlighted
+and the panel shows the chain rule adding them up.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+from microgradcn import examples
+from microgradcn.viz.explore import explore
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0] if argv else "viz/explore.png")
+    name = next(n for n in examples.EXAMPLES if "network" in n)
+    root = examples.build(name)
+    with tempfile.TemporaryDirectory() as folder:
+        page_path = explore(root, style="book", params=examples.parameters(name, root)).save(Path(folder) / "p.html")
+        with sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(Path(folder) / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+                viewport={"width": 1280, "height": 760}, device_scale_factor=1.5, locale="zh-CN",
+            )
+            page = context.new_page()
+            page.goto(page_path.resolve().as_uri())
+            page.wait_for_selector("body.ready")
+            page.fill("#search", "x1")
+            page.press("#search", "Enter")
+            page.click("#zoom-fit")
+            page.wait_for_timeout(2800)  # let the search message fade
+            out.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(out))
+            context.close()
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
