@@ -41,7 +41,7 @@ def value_card_html(v: Value) -> str:
         op = "叶子 leaf(输入或参数 input or parameter)"
     else:
         n = len(v.parents)
-        symbol = op_symbol(v.op)
+        symbol = op_symbol(v)
         name = esc(symbol) if symbol == v.op else f"{esc(symbol)}({esc(v.op)})"
         op = f"{name},{n} 个输入 input{'s' if n != 1 else ''}"
     cell = 'style="padding:2px 8px;text-align:left"'

@@ -33,7 +33,7 @@ def _formula(view: GraphView, i: int, precision: Optional[int]):
     v = view.nodes[i]
     names = [_wrap(view.name(view.pos(p))) for p in v.parents]
     numbers = [_num(p.data, precision) for p in v.parents]
-    symbol = op_symbol(v.op)
+    symbol = op_symbol(v)
     if len(names) == 2:
         return f"{names[0]} {symbol} {names[1]}", f"{numbers[0]} {symbol} {numbers[1]}"
     if symbol.startswith("x") and len(symbol) > 1:  # x², x^0.5: the operand takes the place of x

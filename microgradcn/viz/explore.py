@@ -140,7 +140,7 @@ def page_data(
                 "name": view.name(i),
                 "label": v.label or "",
                 "op": v.op or "",
-                "symbol": op_symbol(v.op) if v.op else "",
+                "symbol": op_symbol(v) if v.op else "",
                 "opText": _op_text(v.op) if v.op else "",
                 "kind": kind,
                 "kindText": KIND_TEXT[kind],

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from ..engine import Value, topological_order
+from ..engine import Value, grad, topological_order
 from .labels import format_number, shorten
 
 __all__ = ["GraphView", "GraphTooLargeError", "local_gradients", "count_nodes"]
@@ -101,12 +101,5 @@ class GraphView:
         return self._local[j]
 
     def gradients(self) -> List:
-        """d root / d node for every node, computed here (no ``.grad`` is touched)."""
-        grads: List = [0] * len(self.nodes)
-        grads[-1] = 1
-        for j in range(len(self.nodes) - 1, -1, -1):
-            v = self.nodes[j]
-            for slot, p in enumerate(v.parents):
-                i = self.index[id(p)]
-                grads[i] = grads[i] + self.local(j)[slot] * grads[j]
-        return grads
+        """d root / d node for every node, by the engine's own reverse-mode loop (no ``.grad`` is touched)."""
+        return grad(self.root, self.nodes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Optional
+from typing import Any, Optional
 
 from wcwidth import wcswidth, wcwidth
 
@@ -103,14 +103,31 @@ def html_text(text: str, limit: int = MAX_TEXT_CHARS) -> str:
     return "".join(out)
 
 
-_SYMBOLS = {"*": "×", "/": "÷", "-": "−", "+": "+", "neg": "−x", "abs": "|x|", "**": "xʸ", "sqrt": "√"}
 _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 
-def op_symbol(op: str) -> str:
-    """The symbol drawn for an operation name: '*' -> '×', '**2' -> 'x²', 'exp' -> 'exp'."""
-    if op in _SYMBOLS:
-        return _SYMBOLS[op]
+def _symbols() -> dict:
+    from ..ops import OPS
+
+    return {op.name: op.symbol for op in OPS.values() if op.symbol != op.name}
+
+
+def op_symbol(op: Any) -> str:
+    """The symbol drawn for an operation, from the op table: '*' -> '×', '**2' -> 'x²', 'exp' -> 'exp'.
+
+    `op` is a node (its `Op`'s own symbol is used, so a learner's custom op
+    is drawn with the symbol it was given) or an op's display name (`v.op`).
+    """
+    if not isinstance(op, str):  # a Value
+        operation = op.operation
+        if operation is None:
+            return ""
+        if not operation.param and operation.name not in _symbols():
+            return operation.symbol
+        op = op.op
+    symbols = _symbols()
+    if op in symbols:
+        return symbols[op]
     if op.startswith("**"):
         k = op[2:]
         if k.lstrip("-").isdigit():

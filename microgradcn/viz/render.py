@@ -219,8 +219,8 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             hot = i in texts.highlight
             g.node(
                 op_id,
-                label=f"<{html_text(op_symbol(v.op))}>",
-                shape="circle" if len(op_symbol(v.op)) <= 2 else "ellipse",
+                label=f"<{html_text(op_symbol(v))}>",
+                shape="circle" if len(op_symbol(v)) <= 2 else "ellipse",
                 style="filled",
                 fillcolor="#fee2e2" if hot else "#f5f5f5",
                 color=HIGHLIGHT_COLOR if hot else "#666666",
@@ -266,7 +266,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
             else:  # an anonymous constant: its number is already on the arrow
                 g.node(view.node_id(i), label="", shape="point", width="0.06", color="#999999")
         else:
-            symbol = op_symbol(v.op)
+            symbol = op_symbol(v)
             g.node(
                 view.node_id(i),
                 label=f"<{html_text(symbol)}>",
