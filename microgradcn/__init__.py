@@ -8,10 +8,20 @@
 8.0
 """
 
-from .engine import (AnomalyError, Op, Value, detect_anomaly, grad, is_grad_enabled, no_grad, select, set_gc_pause,
-                     topological_order)
-from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
 from . import datasets, functional, init, nn, optim
+from .engine import (
+                     AnomalyError,
+                     Op,
+                     Value,
+                     detect_anomaly,
+                     grad,
+                     is_grad_enabled,
+                     no_grad,
+                     select,
+                     set_gc_pause,
+                     topological_order,
+)
+from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
 
 __version__ = "0.1.0"
 

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-
 OUTPUT_DIR = "microgradcn-output"
 FORMATS = ("svg", "png", "pdf")
 VIZ_EXTRA = 'pip install "microgradcn[viz]"'

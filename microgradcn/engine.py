@@ -24,7 +24,7 @@ import traceback
 import weakref
 from fractions import Fraction
 from numbers import Integral, Real
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _collector
 from .ops import ADD, MUL, OPS, Op, show
@@ -150,6 +150,16 @@ class Value:
     # _a, _b: the parents; _k: the op's constant (the 3 of x ** 3); _pass, _uses,
     # _g: scratch space of the reverse-mode loop, valid only while _pass is its token.
     __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pass", "_uses", "_g", "__weakref__")
+    data: Any
+    grad: Any
+    label: str
+    _op: Optional[Op]
+    _a: Optional["Value"]
+    _b: Optional["Value"]
+    _k: Any
+    _pass: object
+    _uses: int
+    _g: Any
 
     def __init__(self, data: Any, label: str = "") -> None:
         if type(data) is not float and type(data) is not int:
@@ -157,13 +167,13 @@ class Value:
         if type(label) is not str:
             raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
         self.data = data
-        self.grad: Any = 0
+        self.grad = 0
         self.label = label
-        self._op: Optional[Op] = None
-        self._a: Optional[Value] = None
-        self._b: Optional[Value] = None
-        self._k: Any = None
-        self._pass: object = None
+        self._op = None
+        self._a = None
+        self._b = None
+        self._k = None
+        self._pass = None
 
     # ------------------------------------------------------------- the graph
     @property
@@ -229,6 +239,31 @@ class Value:
         return _decide(self, None, float(self.data), "float")
 
     __hash__ = object.__hash__
+
+    if TYPE_CHECKING:  # made from the op table after the class; declared here for readers and type checkers
+        def __add__(self, other: Scalar) -> "Value": ...
+        def __radd__(self, other: Scalar) -> "Value": ...
+        def __sub__(self, other: Scalar) -> "Value": ...
+        def __rsub__(self, other: Scalar) -> "Value": ...
+        def __mul__(self, other: Scalar) -> "Value": ...
+        def __rmul__(self, other: Scalar) -> "Value": ...
+        def __truediv__(self, other: Scalar) -> "Value": ...
+        def __rtruediv__(self, other: Scalar) -> "Value": ...
+        def __neg__(self) -> "Value": ...
+        def __abs__(self) -> "Value": ...
+        def exp(self) -> "Value": ...
+        def log(self) -> "Value": ...
+        def sqrt(self) -> "Value": ...
+        def tanh(self) -> "Value": ...
+        def sigmoid(self) -> "Value": ...
+        def softplus(self) -> "Value": ...
+        def relu(self) -> "Value": ...
+        def step(self) -> "Value": ...
+        def detach(self) -> "Value": ...
+        def sin(self) -> "Value": ...
+        def cos(self) -> "Value": ...
+        def max(self, other: Scalar) -> "Value": ...
+        def min(self, other: Scalar) -> "Value": ...
 
     def __pos__(self) -> "Value":
         return self
@@ -410,10 +445,9 @@ def _unary(op: Op) -> Callable[[Value], Value]:
 for _name, _dunder in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv")):
     setattr(Value, f"__{_dunder}__", _binary(OPS[_name]))
     setattr(Value, f"__r{_dunder}__", _binary(OPS[_name], reflected=True))
-Value.__neg__ = _unary(OPS["neg"])  # type: ignore[assignment]
-Value.__abs__ = _unary(OPS["abs"])  # type: ignore[assignment]
-for _name in ("exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "step", "detach", "sin", "cos"):
-    setattr(Value, _name, _unary(OPS[_name]))
+for _name in ("neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "step", "detach", "sin",
+              "cos"):
+    setattr(Value, f"__{_name}__" if _name in ("neg", "abs") else _name, _unary(OPS[_name]))
 for _name in ("max", "min"):
     setattr(Value, _name, _binary(OPS[_name]))
 
@@ -457,10 +491,10 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
         try:
             while True:
                 visit(node)
-                op = node._op
+                op: Any = node._op  # an interior node: it has an op and a first parent
                 g = node._g
-                a = node._a
-                b = node._b
+                a: Any = node._a
+                b: Any = node._b
                 if fast and op is mul:  # the fast path: + and * are most nodes of a network (rules as in ops.py)
                     a._g += b.data * g
                     b._g += a.data * g

@@ -12,7 +12,7 @@ lists; "mean" losses divide by the number of elements.
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import List, Sequence, Union
+from typing import Any, Iterable, List, Sequence, Union, cast
 
 from .engine import Value, select
 
@@ -32,7 +32,7 @@ __all__ = [
     "l2_penalty",
 ]
 
-Scalar = Union[Value, float, int]
+Scalar = Union[Value, Real, float, int]
 
 
 def _as_list(x, what: str) -> list:
@@ -74,9 +74,14 @@ def _check_targets(targets: list, what: str) -> None:
             raise ValueError(f"{what} needs targets in [0, 1], got {_data(t)!r}")
 
 
+def _sum(terms: Iterable[Any]) -> Value:
+    """Σ terms added as Python's sum adds them (0 + t0 + t1 + ...), so graphs match micrograd's node for node."""
+    return cast(Value, sum(terms))
+
+
 def _mean(terms: list) -> Value:
     # Same shape as micrograd's demo: sum(...) * (1 / n).
-    return sum(terms) * (1.0 / len(terms))
+    return _sum(terms) * (1.0 / len(terms))
 
 
 # --------------------------------------------------------------------- softmax
@@ -96,7 +101,7 @@ def softmax(logits: Sequence[Scalar]) -> List[Value]:
         raise ValueError("softmax needs at least one logit")
     m = _max_detached(zs)
     exps = [(z - m).exp() for z in zs]
-    total = sum(exps)
+    total = _sum(exps)
     return [e / total for e in exps]
 
 
@@ -107,7 +112,7 @@ def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
         raise ValueError("log_softmax needs at least one logit")
     m = _max_detached(zs)
     shifted = [z - m for z in zs]
-    log_total = sum(s.exp() for s in shifted).log()
+    log_total = _sum(s.exp() for s in shifted).log()
     return [s - log_total for s in shifted]
 
 
@@ -121,7 +126,7 @@ def mse(pred, target) -> Value:
 def sum_squared_error(pred, target) -> Value:
     """《深度学习入门》's form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
     p, t = _pair(pred, target)
-    return 0.5 * sum((a - b) ** 2 for a, b in zip(p, t))
+    return 0.5 * _sum((a - b) ** 2 for a, b in zip(p, t))
 
 
 def mae(pred, target) -> Value:
@@ -173,26 +178,26 @@ def cross_entropy(logits, target) -> Value:
         return _mean([cross_entropy(z, t) for z, t in zip(items, targets)])
     logp = log_softmax(items)
     if isinstance(target, Integral) and not isinstance(target, bool):
-        if not 0 <= target < len(logp):
+        if not 0 <= int(target) < len(logp):
             raise ValueError(f"class index target must be in [0, {len(logp)}), got {target}")
-        return -select(logp, target)  # the label is data: a replayed step can pick another class
+        return -select(logp, target)  # type: ignore[arg-type]  # an Integral: select checks it  # the label is data: a replayed step can pick another class
     t = _as_list(target, "target")
     if len(t) != len(logp):
         raise ValueError(f"one-hot target must have {len(logp)} entries, got {len(t)}")
     _check_targets(t, "cross_entropy")
-    return -sum(t_i * lp for t_i, lp in zip(t, logp))
+    return -_sum(t_i * lp for t_i, lp in zip(t, logp))
 
 
 def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
     """《深度学习入门》's cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
     p = _as_list(prob, "prob")
     if isinstance(target, Integral) and not isinstance(target, bool):
-        if not 0 <= target < len(p):
+        if not 0 <= int(target) < len(p):
             raise ValueError(f"class index target must be in [0, {len(p)}), got {target}")
         return -(_value(p[int(target)]) + eps).log()
     p, t = _pair(p, target)
     _check_targets(t, "cross_entropy_from_probs")
-    return -sum(t_i * (_value(p_i) + eps).log() for p_i, t_i in zip(p, t))
+    return -_sum(t_i * (_value(p_i) + eps).log() for p_i, t_i in zip(p, t))
 
 
 def hinge(scores, labels) -> Value:
@@ -212,10 +217,10 @@ def hinge(scores, labels) -> Value:
 def l2_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ p² (written p*p, as micrograd does). Add it to the loss for weight decay."""
     ps = [_value(p) for p in _as_list(params, "params")]
-    return alpha * sum(p * p for p in ps)
+    return alpha * _sum(p * p for p in ps)
 
 
 def l1_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ |p|: pushes weights to exactly zero (sparse models)."""
     ps = [_value(p) for p in _as_list(params, "params")]
-    return alpha * sum(abs(p) for p in ps)
+    return alpha * _sum(abs(p) for p in ps)

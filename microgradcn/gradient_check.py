@@ -7,7 +7,9 @@ against order h for the one-sided difference, which is why we use it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Sequence
+from typing import Any, Callable, List, Sequence, Union
+
+import numpy as np
 
 from .engine import Value, grad, no_grad
 
@@ -20,7 +22,7 @@ def _number(y: object, where: str) -> float:
     if isinstance(y, (int, float)) and not isinstance(y, bool):
         return y
     try:
-        return float(y)  # numpy scalars, Fractions
+        return float(y)  # type: ignore[arg-type]  # numpy scalars, Fractions; anything else is refused below
     except (TypeError, ValueError):
         raise TypeError(f"{where} must return a number or a Value, got {type(y).__name__}: {y!r}") from None
 
@@ -44,7 +46,7 @@ def numerical_diff(f: Callable, x: float, h: float = 1e-4) -> float:
         return (_number(f(x + h), "f") - _number(f(x - h), "f")) / (2 * h)
 
 
-def numerical_gradient(f: Callable, xs: Sequence[float], h: float = 1e-4):
+def numerical_gradient(f: Callable, xs: Union[Sequence[float], np.ndarray], h: float = 1e-4) -> Any:
     """Central-difference gradient of `f` at the point `xs`.
 
     `f` takes one argument shaped like `xs` (a list, or a numpy array) and
@@ -54,12 +56,8 @@ def numerical_gradient(f: Callable, xs: Sequence[float], h: float = 1e-4):
     [6.0, 8.0]
     """
     _check_step(h)
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is a dependency
-        np = None
-    is_array = np is not None and isinstance(xs, np.ndarray)
-    point = xs.astype(float).copy() if is_array else [float(_number(x, "xs")) for x in xs]
+    is_array = isinstance(xs, np.ndarray)
+    point: Any = xs.astype(float).copy() if isinstance(xs, np.ndarray) else [float(_number(x, "xs")) for x in xs]
     flat = point.reshape(-1) if is_array else point
     result = []
     with no_grad():
@@ -71,7 +69,7 @@ def numerical_gradient(f: Callable, xs: Sequence[float], h: float = 1e-4):
             minus = _number(f(point), "f")
             flat[i] = saved
             result.append((plus - minus) / (2 * h))
-    if is_array:
+    if isinstance(xs, np.ndarray):
         return np.array(result).reshape(xs.shape)
     return result
 

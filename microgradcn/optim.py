@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 from numbers import Real
-from typing import Callable, Iterable, List, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .engine import Value
 
@@ -33,9 +33,10 @@ def _check(name: str, value: object, low: float = 0.0, high: float = math.inf, o
     """`value` as a float if it is finite and low <= value <= high (< high if open_high), else ValueError naming it."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}: {value!r}")
-    if not math.isfinite(value):
+    x = float(value)
+    if not math.isfinite(x):
         raise ValueError(f"{name} must be a finite number, got {value!r}")
-    ok = low <= value < high if open_high else low <= value <= high
+    ok = low <= x < high if open_high else low <= x <= high
     if not ok:
         bound = f"[{low:g}, {high:g}{')' if open_high else ']'}"
         raise ValueError(f"{name} must be in {bound}, got {value!r}")
@@ -46,7 +47,7 @@ def _params(params: Iterable[Value]) -> List[Value]:
     ps = list(params)
     if not ps:
         raise ValueError("optimizer got an empty parameter list")
-    first_index = {}  # id(p) -> its first position
+    first_index: Dict[int, int] = {}  # id(p) -> its first position
     for i, p in enumerate(ps):
         if not isinstance(p, Value):
             raise TypeError(f"optimizer parameters must be Values, got {type(p).__name__}: {p!r}")
@@ -63,11 +64,11 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Value], lr: LearningRate, weight_decay: float = 0.0) -> None:
         self.params = _params(params)
+        self._schedule: Optional[Callable[[int], float]] = None
         if callable(lr):
             self._schedule = lr
         else:
             _check("lr", lr)
-            self._schedule = None
         self._lr = lr
         self.weight_decay = _check("weight_decay", weight_decay)
         self.steps = 0  # number of step() calls so far
@@ -75,9 +76,9 @@ class Optimizer:
     @property
     def lr(self) -> float:
         """The learning rate the next step() will use."""
-        if self._schedule is None:
+        if not callable(self._lr):
             return self._lr
-        return _check(f"lr schedule at step {self.steps}", self._schedule(self.steps))
+        return _check(f"lr schedule at step {self.steps}", self._lr(self.steps))
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0."""

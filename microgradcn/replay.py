@@ -32,7 +32,6 @@ that draw random numbers when you pass them as ``modules=``.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from numbers import Integral
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -290,6 +289,7 @@ class _Program:
                 for c, cand in enumerate(candidates):
                     add(cand, f"_where({pick} == {c}, 1 * {g}, 0)" if batched else f"({g} if {pick} == {c} else 0)")
             else:
+                assert op is not None  # every node in the backward order is an op's result
                 local = func(op.local, op.vectorized)
                 if b is None:
                     add(a, f"{local}({name[id(a)]}, {const(v._k)}, {name[id(v)]}) * {g}")  # type: ignore[arg-type]
@@ -310,7 +310,7 @@ class _Program:
         self.function = namespace["_program"]
         self.lines = len(lines)
 
-    def run(self, P: List[Any], X: List[Any], I: List[Any], seed: Any, n: int = 0) -> Tuple[Any, List[Any]]:
+    def run(self, P: List[Any], X: List[Any], ids: List[Any], seed: Any, n: int = 0) -> Tuple[Any, List[Any]]:
         """Forward and backward on new numbers: (loss, each parameter's gradient contribution).
 
         Batched (n samples), a parameter's contributions are summed sample by
@@ -318,7 +318,7 @@ class _Program:
         """
         if not self.batched:
             C: List[Any] = [0.0] * self.n_terms
-            loss = self.function(P, X, I, seed, self.consts, self.funcs, C)
+            loss = self.function(P, X, ids, seed, self.consts, self.funcs, C)
             totals = []
             for rows in self.rows:
                 total: Any = 0
@@ -327,7 +327,7 @@ class _Program:
                 totals.append(total)
             return loss, totals
         buffer = np.zeros((max(self.n_terms, 1), n))
-        loss = self.function(P, X, I, seed, self.consts, self.funcs, buffer)
+        loss = self.function(P, X, ids, seed, self.consts, self.funcs, buffer)
         return loss, self._batch_totals(buffer, n)
 
     def _batch_totals(self, buffer: np.ndarray, n: int) -> List[Any]:
@@ -337,8 +337,7 @@ class _Program:
             if rows:
                 by_uses.setdefault(len(rows), []).append(j)
         for uses, group in by_uses.items():
-            rows = np.array([self.rows[j] for j in group])  # (params, uses)
-            block = buffer[rows]  # (params, uses, n)
+            block = buffer[np.array([self.rows[j] for j in group])]  # (params, uses, n)
             ordered = block.transpose(0, 2, 1).reshape(len(group), n * uses)  # sample by sample, use by use
             sums = np.cumsum(ordered, axis=1)[:, -1]  # cumsum adds strictly left to right
             for j, total in zip(group, sums.tolist()):
@@ -463,7 +462,8 @@ class Trace:
         X = np.asarray(X)
         T = np.asarray(T)
         if len(X) != len(T) or len(X) == 0:
-            raise ValueError(f"numpy replay needs equal, non-zero numbers of inputs and targets, got {len(X)}, {len(T)}")
+            raise ValueError(f"numpy replay needs equal, non-zero numbers of inputs and targets, "
+                             f"got {len(X)} and {len(T)}")
         n = len(X)
         key = ("batched", X.shape[1:], X.dtype.kind, T.shape[1:], T.dtype.kind)
         entry = self._cache.get(key)
@@ -513,11 +513,18 @@ class Trace:
 
     def _eager_batch(self, X: np.ndarray, T: np.ndarray) -> float:
         terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
-        loss = sum(terms) * (1.0 / len(terms))
+        loss = _mean(terms)
         if self.penalty is not None:
             loss = loss + self.penalty()
         loss.backward()
         return loss.data
+
+
+def _mean(terms: List[Value]) -> Value:
+    total: Any = 0
+    for term in terms:  # as Python's sum does: 0 + t0 + t1 + ...
+        total = total + term
+    return total * (1.0 / len(terms))
 
 
 def trace(loss_fn: Callable[..., Value], params: Sequence[Value], backend: str = "python",

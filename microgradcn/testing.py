@@ -18,9 +18,10 @@ same for one op, built-in or your own.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 try:
     from hypothesis import strategies as st
@@ -65,17 +66,33 @@ def _formula(op: Op, k: Any) -> str:
     return f"{op.name}({{}})"
 
 
+def _apply2(op: Op, a: Any, b: Any) -> Any:
+    return op(a, b)
+
+
+def _smooth2(op: Op, x: float, y: float) -> bool:
+    return op.smooth(x, y)
+
+
+def _apply_k(op: Op, k: Any, v: Any) -> Any:
+    return op(v, k)
+
+
+def _smooth_k(op: Op, k: Any, x: float) -> bool:
+    return op.smooth(x, k)
+
+
 def _entries(op_name: str, op: Op) -> Dict[str, tuple]:
     """Test-table rows for one op: one per constant to test it with (ops with a constant get several)."""
-    rows = {}
+    rows: Dict[str, tuple] = {}
     for k in op.test_params:
         name = op_name if len(op.test_params) == 1 else f"{op_name}({show(k)})"
         if op.arity == 2:
-            rows[name] = (lambda a, b, op=op: op(a, b), lambda x, y, op=op: op.smooth(x, y), _formula(op, k))
+            rows[name] = (functools.partial(_apply2, op), functools.partial(_smooth2, op), _formula(op, k))
         elif op.param:
-            rows[name] = (lambda v, op=op, k=k: op(v, k), lambda x, op=op, k=k: op.smooth(x, k), _formula(op, k))
+            rows[name] = (functools.partial(_apply_k, op, k), functools.partial(_smooth_k, op, k), _formula(op, k))
         else:
-            rows[name] = (lambda v, op=op: op(v), lambda x, op=op: op.smooth(x), _formula(op, k))
+            rows[name] = (op, op.smooth, _formula(op, k))
     return rows
 
 
@@ -149,6 +166,10 @@ def expressions(
     return _expressions(n_inputs, n_ops, names, min_value, max_value)
 
 
+def _recent(n: int, i: int) -> int:
+    return max(i, n - 1 - i)
+
+
 @st.composite
 def _expressions(draw: Callable, n_inputs, n_ops, names, min_value, max_value) -> Expression:
     count = draw(st.integers(*n_inputs))
@@ -161,7 +182,8 @@ def _expressions(draw: Callable, n_inputs, n_ops, names, min_value, max_value) -
     for _ in range(draw(st.integers(*n_ops))):
         name = draw(st.sampled_from(names))
         # Prefer recent results so graphs get deep, but any earlier one may be reused.
-        pick = st.integers(0, len(data) - 1).map(lambda i, n=len(data): max(i, n - 1 - i))
+        n = len(data)
+        pick = st.integers(0, n - 1).map(functools.partial(_recent, n))
         if name in UNARY_OPS:
             args: Tuple[int, ...] = (draw(pick),)
             build, fits, _ = UNARY_OPS[name]

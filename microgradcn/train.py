@@ -17,7 +17,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from . import datasets, functional as F, optim
+from . import datasets, optim
+from . import functional as F
 from .engine import Value
 from .nn import MLP, Module
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from microgradcn import Value, grad, no_grad, is_grad_enabled, topological_order
+from microgradcn import Value, grad, is_grad_enabled, no_grad, topological_order
 
 
 # ------------------------------------------------------------------ construction

@@ -7,8 +7,7 @@ import threading
 
 import pytest
 
-from microgradcn import AnomalyError, Value, detect_anomaly, grad, is_grad_enabled, no_grad, ops
-from microgradcn import _collector
+from microgradcn import AnomalyError, Value, _collector, detect_anomaly, grad, is_grad_enabled, no_grad, ops
 
 DEFAULT = gc.get_threshold()
 

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from microgradcn import GradcheckError, Value, gradcheck, numerical_diff, numerical_gradient
-from microgradcn import ops
+from microgradcn import GradcheckError, Value, gradcheck, numerical_diff, numerical_gradient, ops
 
 
 def test_numerical_diff_of_a_square():

@@ -5,8 +5,7 @@ import weakref
 
 import pytest
 
-from microgradcn import Value, grad, no_grad, set_gc_pause
-from microgradcn import _collector
+from microgradcn import Value, _collector, grad, no_grad, set_gc_pause
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,8 @@ def test_apple_tax_forward_and_backward_give_the_books_numbers():
     # The engine does the same floating-point operations: bit-identical numbers.
     pay = apple_tax()
     assert price == pay.data
-    assert (dapple, dapple_num, dtax) == (find(pay, "苹果单价").grad, find(pay, "苹果个数").grad, find(pay, "消费税").grad)
+    expected = tuple(find(pay, name).grad for name in ("苹果单价", "苹果个数", "消费税"))
+    assert (dapple, dapple_num, dtax) == expected
 
 
 def test_apple_orange_forward_and_backward_give_the_books_numbers():
@@ -55,7 +56,8 @@ def test_apple_orange_forward_and_backward_give_the_books_numbers():
         assert math.isclose(got[name], value), name
     assert dtax == 650 and dapple_price == dorange_price == 1.1
     shop = apple_orange()
-    names = {"dapple": "苹果单价", "dapple_num": "苹果个数", "dorange": "橘子单价", "dorange_num": "橘子个数", "dtax": "消费税"}
+    names = {"dapple": "苹果单价", "dapple_num": "苹果个数", "dorange": "橘子单价", "dorange_num": "橘子个数",
+             "dtax": "消费税"}
     assert price == shop.data
     assert {k: find(shop, v).grad for k, v in names.items()} == got
 

@@ -1,11 +1,11 @@
 """Gradients against numerical differentiation, as hypothesis properties."""
 
 import pytest
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from microgradcn import Value, grad, gradcheck
 from microgradcn.testing import BINARY_OPS, UNARY_OPS, Expression, expressions, values
-
 
 # Ops defined only for positive operands get inputs drawn there, so they are really exercised.
 SMALLEST_INPUT = {"log": 0.1, "sqrt": 0.1, "pow_const(0.5)": 0.1, "pow": 0.6}
@@ -72,7 +72,7 @@ def test_the_test_tables_are_made_from_the_op_table():
     from microgradcn.ops import OPS
 
     names = set(UNARY_OPS) | set(BINARY_OPS)
-    for op_name, op in OPS.items():
+    for op_name, _op in OPS.items():
         if op_name in ("detach", "select"):
             continue
         assert any(n == op_name or n.startswith(op_name + "(") for n in names), op_name

@@ -2,9 +2,11 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from microgradcn import Value, datasets, functional as F, select, topological_order
+from microgradcn import Value, datasets, select, topological_order
+from microgradcn import functional as F
 from microgradcn.nn import MLP
 from microgradcn.replay import ReplayError, trace
 from microgradcn.testing import expressions
@@ -114,7 +116,7 @@ def test_an_mlp_with_each_activation_replays_exactly(activation):
     model = MLP(3, [5, 1], activation=activation, seed=1)
     params = model.parameters()
     step = trace(lambda rows: F.mse([model(r) for r in rows], [0.5] * len(rows)), params)
-    for k in range(4):
+    for _k in range(4):
         X = rng.normal(size=(6, 3))
         loss = F.mse([model([Value(a) for a in r]) for r in X.tolist()], [0.5] * 6)
         loss.backward()

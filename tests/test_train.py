@@ -12,7 +12,7 @@ from microgradcn import functional as F
 from microgradcn.cli import main
 from microgradcn.nn import MLP
 from microgradcn.optim import SGD
-from microgradcn.train import fit, final_accuracy, make_task, sign_accuracy, to_values
+from microgradcn.train import final_accuracy, fit, make_task, sign_accuracy, to_values
 
 
 def test_xor_reaches_100_percent_with_a_small_mlp():

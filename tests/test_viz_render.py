@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgradcn import Value
-from microgradcn import examples
+from microgradcn import Value, examples
 from microgradcn.examples import apple_tax, find
 from microgradcn.viz import (
     COLORS,

@@ -303,7 +303,7 @@ def wide_program(size: int = 200_000, leaves: int = 1_000, seed: int = WIDE_SEED
     """
     rng = random.Random(seed)
     data = [rng.uniform(-1, 1) for _ in range(leaves)]
-    program = []
+    program: List[Tuple[Callable[..., Value], int, int]] = []
     for k in range(leaves, size):
         if rng.random() < 0.4:
             program.append((rng.choice(_UNARY), k - 1, -1))

@@ -166,9 +166,10 @@ class MLP(Module):
         self._single = sizes[-1] == 1
 
     def __call__(self, x: Sequence[Union[Value, float]]) -> Union[Value, List[Value]]:
+        out: List[Value] = list(x)  # type: ignore[arg-type]  # each layer makes Values of what it is given
         for layer in self.layers:
-            x = layer(x)
-        return x[0] if self._single else x
+            out = layer(out)
+        return out[0] if self._single else out
 
     def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))

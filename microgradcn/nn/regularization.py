@@ -49,7 +49,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, seed: Optional[int] = None, rng: Optional[np.random.Generator] = None):
         if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p <= 1:
             raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
-        self.p = float(p)
+        self.p: float = float(p)
         self._rng = initialisers.make_rng(seed, rng)
 
     def __call__(self, xs):
