@@ -16,7 +16,7 @@ EXPECTED_OUTPUT = [
     ("print(gradcheck(", ["∂f/∂x0", "✓", "∂f/∂x1", "✓"]),
     ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
     ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
-    ("model = MLP(2, [16, 16, 1], seed=0)", ["accuracy 100%"]),
+    ("inputs, labels = to_values(X), y.tolist()", ["accuracy 100%"]),
     ('my_sin = Op("my_sin"', ["1.755165\n"]),
     ("step = trace(sample_loss, params", ["records 1, retraces 0\n"]),
     ("mul_apple, mul_tax = MulLayer(), MulLayer()", ["220 2.2 110.0 200\n", "[[0.2689, -0.2689], [0.5379, -0.5379]]"]),
