@@ -72,6 +72,7 @@ def test_html(tmp_path):
 
 
 def test_stepper_with_and_without_ipywidgets(monkeypatch):
+    pytest.importorskip("ipywidgets", reason="ipywidgets is in the viz extra")
     widget = stepper(apple_tax())
     assert type(widget).__name__ == "VBox"
     import builtins
