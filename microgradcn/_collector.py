@@ -1,27 +1,28 @@
-"""Let Python's cyclic garbage collector scan less often while a graph is alive.
+"""Keep Python's cyclic garbage collector from rescanning a graph that is still being built or used.
 
 Why: a training step records tens of thousands of nodes that all stay alive
-until the graph is dropped. CPython's generational collector runs a
-young-generation scan every 700 new container objects; every node survives
-those scans, is promoted, and is scanned again by later collections. That
-costs more than building and differentiating the graph (about 3x a moons
-training step). Our graphs contain no reference cycles (nodes point only to
-their parents; derivative rules are shared functions), so reference counting
-frees them and the collector has nothing to find in them.
+until the graph is dropped. CPython's generational collector scans the young
+objects every 700 new container objects; every node survives those scans, is
+promoted, and is scanned again by later collections, so the cost per node
+grows with the graph and a step spends more time in the collector than in
+building and differentiating the graph. Our graphs contain no reference
+cycles (nodes point only to their parents; derivative rules are shared
+functions), so reference counting frees them: the collector has nothing to
+find in them.
 
-What: the first recorded operation of a graph raises the young-generation
-threshold to `PAUSED_THRESHOLD` (100,000 allocations) unless yours is higher.
-Collection is never switched off: it runs every 100,000 allocations instead
-of every 700, so cyclic garbage of your own is still collected. The threshold
-goes back when that first node is freed, that is when the graph is dropped
-(in a training loop: when the next step's loss replaces it). Keeping it up
-until then, not just until ``backward()``, spares the optimiser's step a scan
-of the whole still-living graph.
+What: from the first recorded operation of a graph until that first node is
+freed (the graph was dropped; in a training loop, when the next step's loss
+replaces it), a young-generation collection first moves every object it would
+scan out of its way with `gc.freeze()`, which takes constant time. A full
+collection (``gc.collect()``, or Python's own) first puts them all back with
+`gc.unfreeze()`, so it sees everything, cycles of your own included. When the
+graph is dropped everything is unfrozen, and your garbage is collected as
+usual. The collector itself is never switched off and its thresholds are
+never changed.
 
-If you change the thresholds meanwhile, yours are kept. If the collector is
-off (`gc.disable()`) or its threshold is 0, nothing is touched. Several
+Left alone: a collector that is off (`gc.disable()`), and a program that uses
+`gc.freeze()` itself. `set_gc_pause(False)` turns the mechanism off. Several
 threads may record at once: the state below changes under a lock.
-`set_gc_pause(False)` turns the whole mechanism off.
 """
 
 from __future__ import annotations
@@ -29,20 +30,17 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
-from typing import Optional, Tuple
-
-PAUSED_THRESHOLD = 100_000
+from typing import Any, Dict, Optional
 
 resting = False  # read on every recorded op: True once this graph's setting is decided
 _enabled = True
 _lock = threading.RLock()  # a weakref callback may run wake() inside rest()
-_saved: Optional[Tuple[int, ...]] = None  # the user's thresholds while we hold ours
-_ours: Optional[Tuple[int, ...]] = None  # what we set, to notice a change by the user
 _watch: Optional[weakref.ref] = None  # the first node of the current graph
+_installed = False
 
 
 def set_gc_pause(enabled: bool) -> None:
-    """Turn the less-frequent collection during graph recording on (default) or off."""
+    """Turn the collector measure for living graphs on (default) or off."""
     global _enabled
     if not isinstance(enabled, bool):
         raise TypeError(f"set_gc_pause() takes True or False, got {enabled!r}")
@@ -51,38 +49,43 @@ def set_gc_pause(enabled: bool) -> None:
 
 
 def gc_pause_enabled() -> bool:
-    """Whether collection is made less frequent while a graph is alive."""
+    """Whether young collections skip the objects alive while a graph is alive."""
     return _enabled
 
 
 def rest(first_node: object) -> None:
     """Called by the engine, once per graph, with its first recorded node."""
-    global resting, _saved, _ours, _watch
+    global resting, _watch, _installed
     with _lock:
         if resting:  # another thread got here first
             return
         resting = True
-        if not _enabled or not gc.isenabled():
+        if not _enabled or not gc.isenabled() or gc.get_freeze_count() or _installed:
             return
-        current = gc.get_threshold()
-        if current[0] == 0 or current[0] >= PAUSED_THRESHOLD:
-            return
-        _saved = current
-        _ours = (PAUSED_THRESHOLD,) + current[1:]
-        gc.set_threshold(*_ours)
+        gc.callbacks.append(_before_collection)
+        _installed = True
         _watch = weakref.ref(first_node, _first_node_freed)
 
 
 def wake() -> None:
-    """Put the user's thresholds back (unless they changed them meanwhile)."""
-    global resting, _saved, _ours, _watch
+    """Stop skipping, and give every frozen object back to the collector."""
+    global resting, _watch, _installed
     with _lock:
         resting = False
         _watch = None
-        if _saved is not None:
-            if gc.get_threshold() == _ours:
-                gc.set_threshold(*_saved)
-            _saved = _ours = None
+        if _installed:
+            _installed = False
+            gc.callbacks.remove(_before_collection)
+            gc.unfreeze()
+
+
+def _before_collection(phase: str, info: Dict[str, Any]) -> None:
+    if phase != "start":
+        return
+    if info["generation"] < 2:
+        gc.freeze()  # constant time: the scan that starts now finds an empty young generation
+    else:
+        gc.unfreeze()  # a full collection sees every object
 
 
 def _first_node_freed(ref: weakref.ref) -> None:

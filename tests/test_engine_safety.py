@@ -106,7 +106,7 @@ def test_graphs_recorded_in_many_threads_are_right_and_the_collector_is_restored
     assert errors == []
     gc.collect()
     _collector.wake()  # any graph still pending is gone now
-    assert gc.get_threshold() == DEFAULT and gc.isenabled()
+    assert gc.get_threshold() == DEFAULT and gc.isenabled() and gc.get_freeze_count() == 0
 
 
 # ------------------------------------------------------- 2. all or nothing

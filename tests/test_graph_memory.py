@@ -62,103 +62,110 @@ def test_a_node_is_not_reachable_from_itself():
 
 
 DEFAULT = gc.get_threshold()
-RAISED = (_collector.PAUSED_THRESHOLD,) + DEFAULT[1:]
 
 
-def test_collection_is_less_frequent_while_a_graph_lives_and_restored_when_it_is_dropped():
-    assert gc.get_threshold() == DEFAULT
+def grow(y, n=3_000):
+    for _ in range(n):  # enough tracked objects for several young collections
+        y = y * 1.0 + 0.0
+    return y
+
+
+def test_young_collections_skip_a_living_graph_and_everything_is_given_back_when_it_is_dropped():
     x = Value(1.0)
-    y = x * 2
-    assert gc.get_threshold() == RAISED and gc.isenabled()  # never switched off
+    y = grow(x * 2)
+    assert gc.get_freeze_count() > 0 and gc.isenabled() and gc.get_threshold() == DEFAULT
     y.backward()
-    assert gc.get_threshold() == RAISED  # the graph still lives: the optimiser's step must not scan it
-    del y
-    assert gc.get_threshold() == DEFAULT
+    junk = [[] for _ in range(2_000)]  # an optimiser's step: its collections skip the living graph too
+    assert gc.get_freeze_count() > 0
+    del junk, y
+    assert gc.get_freeze_count() == 0
 
 
 def test_after_backward_the_next_allocations_do_not_scan_the_living_graph():
-    collections = []
+    scanned = []
 
     def count(phase, info):
-        if phase == "start":
-            collections.append(info["generation"])
+        if phase == "stop":
+            scanned.append(info["collected"])
 
-    x = Value(1.0)
-    y = x
-    for _ in range(5_000):
-        y = y * 1.0 + 0.0
+    y = grow(Value(1.0))
     y.backward()
+    before = gc.get_freeze_count()
     gc.callbacks.append(count)
     try:
-        junk = [[] for _ in range(2_000)]  # tracked objects, as an optimiser's step allocates
+        junk = [[] for _ in range(2_000)]
     finally:
         gc.callbacks.remove(count)
-    assert collections == [], collections
+    assert scanned and gc.get_freeze_count() >= before  # collections ran, and found the graph frozen
     del junk, y
-    assert gc.get_threshold() == DEFAULT
 
 
-def test_thresholds_restored_when_the_graph_is_dropped_unused():
-    y = Value(1.0) * 2
-    assert gc.get_threshold() == RAISED
+def test_gc_collect_still_finds_your_cycles_while_a_graph_lives():
+    class Cycle:
+        pass
+
+    y = grow(Value(1.0))
+    c = Cycle()
+    c.me = c
+    probe = weakref.ref(c)
+    del c
+    gc.collect()
+    assert probe() is None
     del y
-    assert gc.get_threshold() == DEFAULT
 
 
-def test_thresholds_restored_when_a_graph_that_failed_backward_is_dropped():
-    y = Value(0.0).sqrt()
-    with pytest.raises(ValueError):
-        y.backward()
+def test_your_cycles_made_while_a_graph_lives_are_collected_after_it_is_dropped():
+    class Cycle:
+        pass
+
+    y = grow(Value(1.0), 500)
+    c = Cycle()
+    c.me = c
+    probe = weakref.ref(c)
+    del c
+    y = grow(y, 3_000)  # young collections move the cycle aside with everything else
     del y
-    assert gc.get_threshold() == DEFAULT
+    gc.collect()
+    assert probe() is None and gc.get_freeze_count() == 0
 
 
-def test_no_grad_records_nothing_and_so_pauses_nothing():
+def test_no_grad_records_nothing_and_so_touches_nothing():
     with no_grad():
         y = Value(1.0) * 2
-        assert gc.get_threshold() == DEFAULT
-    assert y.is_leaf
+    assert y.is_leaf and not _collector.resting
 
 
 def test_a_collector_the_user_turned_off_is_not_touched():
     gc.disable()
     try:
-        y = Value(1.0) * 2
-        assert gc.get_threshold() == DEFAULT
+        y = grow(Value(1.0))
+        assert gc.get_freeze_count() == 0 and not gc.isenabled()
         y.backward()
-        assert not gc.isenabled()
     finally:
         gc.enable()
 
 
-def test_thresholds_the_user_changed_meanwhile_are_kept():
-    y = Value(1.0) * 2
-    assert gc.get_threshold() == RAISED
-    gc.set_threshold(5000, 10, 10)
+def test_a_program_that_freezes_objects_itself_is_left_alone():
+    gc.freeze()
+    frozen = gc.get_freeze_count()
     try:
-        y.backward()
+        y = grow(Value(1.0))
         del y
-        assert gc.get_threshold() == (5000, 10, 10)
+        assert gc.get_freeze_count() >= frozen  # we never unfreeze what you froze
+        assert _before_collection_not_installed()
     finally:
-        gc.set_threshold(*DEFAULT)
+        gc.unfreeze()
 
 
-def test_a_higher_user_threshold_is_not_lowered():
-    gc.set_threshold(500_000, *DEFAULT[1:])
-    try:
-        y = Value(1.0) * 2
-        assert gc.get_threshold()[0] == 500_000
-        y.backward()
-        assert gc.get_threshold()[0] == 500_000
-    finally:
-        gc.set_threshold(*DEFAULT)
+def _before_collection_not_installed():
+    return _collector._before_collection not in gc.callbacks
 
 
 def test_pause_can_be_switched_off():
     set_gc_pause(False)
     try:
-        y = Value(1.0) * 2
-        assert gc.get_threshold() == DEFAULT
+        y = grow(Value(1.0))
+        assert gc.get_freeze_count() == 0
         y.backward()
     finally:
         set_gc_pause(True)
