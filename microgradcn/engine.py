@@ -363,7 +363,14 @@ def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Val
     if _off_somewhere and not _grad_enabled.get():
         return Value(data)  # no_grad: a plain leaf
     out = _new(Value)  # as Value.__init__ does, without checking numbers an op just computed
-    out.data, out.grad, out.label, out._op, out._a, out._b, out._k, out._pass = data, 0, "", op, a, b, k, None
+    out.data = data
+    out.grad = 0
+    out.label = ""
+    out._op = op
+    out._a = a
+    out._b = b
+    out._k = k
+    out._pass = None
     if not _collector.resting:
         _collector.rest(out)
     if _anomaly_somewhere and _anomaly.get():
@@ -538,34 +545,41 @@ def _times(local: Any, g: Any) -> Any:
 
 
 def _count_uses(root: Value, token: object) -> List[Value]:
-    """Mark every node of root's graph with `token`, count its uses inside the graph, zero its `_g`.
+    """Mark every node of root's graph with `token` and zero its `_g`; count each interior node's uses.
 
-    Iterative, so graphs of any depth work. Returns the leaves.
+    Iterative, so graphs of any depth work. Leaves are only listed (they just
+    collect gradients). Returns the leaves.
     """
     root._pass, root._uses, root._g = token, 0, 0
     if root._op is None:
         return [root]
     leaves: List[Value] = []
+    add_leaf = leaves.append
     stack: List[Value] = []
     push = stack.append
     node = root
     while True:
-        a = node._a
+        a: Any = node._a
         b = node._b
         if b is not None:
             if b._pass is not token:
-                b._pass, b._uses, b._g = token, 1, 0
-                (push if b._op is not None else leaves.append)(b)
-            else:
+                b._pass, b._g = token, 0
+                if b._op is not None:
+                    b._uses = 1
+                    push(b)
+                else:
+                    add_leaf(b)
+            elif b._op is not None:
                 b._uses += 1
-        if a._pass is not token:  # type: ignore[union-attr]
-            a._pass, a._uses, a._g = token, 1, 0  # type: ignore[union-attr]
-            if a._op is not None:  # type: ignore[union-attr]
-                node = a  # type: ignore[assignment]
+        if a._pass is not token:
+            a._pass, a._g = token, 0
+            if a._op is not None:
+                a._uses = 1
+                node = a
                 continue  # first seen: explore it next, without a trip through the stack
-            leaves.append(a)  # type: ignore[arg-type]
-        else:
-            a._uses += 1  # type: ignore[union-attr]
+            add_leaf(a)
+        elif a._op is not None:
+            a._uses += 1
         if not stack:
             return leaves
         node = stack.pop()
@@ -620,19 +634,19 @@ def topological_order(root: Value) -> List[Value]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order needs a Value, got {type(root).__name__}: {root!r}")
-    with _pass_lock:
-        token = object()
-        _count_uses(root, token)
-        order: List[Value] = []
-        ready = [root]
-        while ready:
-            node = ready.pop()
-            order.append(node)
-            for parent in (node._a, node._b):
-                if parent is not None:
-                    parent._uses -= 1
-                    if not parent._uses:
-                        ready.append(parent)
+    uses = {id(root): 0}
+    for node in _walk(root):
+        for parent in node.parents:
+            uses[id(parent)] = uses.get(id(parent), 0) + 1
+    order: List[Value] = []
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node.parents:
+            uses[id(parent)] -= 1
+            if not uses[id(parent)]:
+                ready.append(parent)
     return order
 
 

@@ -118,9 +118,12 @@ def _ignore_k(derivative: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Any]
 
 
 # ----------------------------------------------------- helpers the ops share
+_ndarray = np.ndarray
+
+
 def where(condition: Any, x: Any, y: Any) -> Any:
     """`x` where `condition` holds, else `y`: ``x if condition else y``, element-wise on numpy arrays."""
-    if isinstance(condition, np.ndarray):
+    if isinstance(condition, _ndarray):
         return np.where(condition, x, y)
     return x if condition else y
 
@@ -132,7 +135,7 @@ def branch(x: Any, if_positive: Any, otherwise: Any) -> Any:
     into a number (relu(nan) is nan), and the same line works element by
     element on a numpy array.
     """
-    if isinstance(x, np.ndarray):
+    if isinstance(x, _ndarray):
         return np.where(x > 0, if_positive, np.where(x <= 0, otherwise, np.nan))
     return if_positive if x > 0 else otherwise if x <= 0 else math.nan
 
