@@ -127,8 +127,8 @@ def _train_names(args: argparse.Namespace) -> int:
             raise ValueError(f"steps must be a positive int, got {args.steps!r}")
         if args.lr is not None and not args.lr > 0:
             raise ValueError(f"lr must be a positive number, got {args.lr!r}")
-        from .text import CharTokenizer, names
         from .nn import GPT
+        from .text import CharTokenizer, names
 
         data = names(args.seed)
     except (ImportError, TypeError, ValueError) as error:

@@ -26,8 +26,8 @@ import importlib
 import random
 import re
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 from . import optim
 from .nn.transformer import GPT
@@ -35,19 +35,19 @@ from .nn.transformer import GPT
 __all__ = [
     "ENGLISH_LOCALES",
     "FAKER_VERSION",
-    "names",
-    "CharTokenizer",
     "LETTERS",
-    "make_step",
+    "CharTokenizer",
     "NamesRun",
-    "train_names",
-    "sample_names",
     "linear_decay",
+    "make_step",
+    "names",
+    "sample_names",
+    "train_names",
 ]
 
 FAKER_VERSION = "40.54.0"  # the version the `names` extra pins (see setup.cfg)
 # Faker's English-language person providers (locale modules of faker.providers.person).
-ENGLISH_LOCALES: Tuple[str, ...] = ("en", "en_GB", "en_IE", "en_IN", "en_KE", "en_NG", "en_NZ", "en_PK", "en_TH",
+ENGLISH_LOCALES: tuple[str, ...] = ("en", "en_GB", "en_IE", "en_IN", "en_KE", "en_NG", "en_NZ", "en_PK", "en_TH",
                                     "en_US")
 _FIRST_NAME_LISTS = ("first_names", "first_names_female", "first_names_male", "first_names_nonbinary")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -64,8 +64,8 @@ def _faker_person():
         ) from None
 
 
-@functools.lru_cache(maxsize=None)
-def _sorted_names() -> Tuple[str, ...]:
+@functools.cache
+def _sorted_names() -> tuple[str, ...]:
     _faker_person()
     found = set()
     for locale in ENGLISH_LOCALES:
@@ -78,7 +78,7 @@ def _sorted_names() -> Tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def names(seed: Optional[int] = 0) -> List[str]:
+def names(seed: int | None = 0) -> list[str]:
     """About 8,600 distinct lowercase first names (a–z only), shuffled with `seed`.
 
     The names are gathered from Faker's English-language locales
@@ -117,7 +117,7 @@ class CharTokenizer:
         self._ids = {c: i for i, c in enumerate(chars)}
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "CharTokenizer":
+    def from_texts(cls, texts: Iterable[str]) -> CharTokenizer:
         """A tokenizer for exactly the characters that occur in `texts` (sorted)."""
         return cls("".join(sorted(set("".join(texts)))))
 
@@ -126,7 +126,7 @@ class CharTokenizer:
         """Number of ids: one per character, plus the boundary token."""
         return len(self.chars) + 1
 
-    def encode(self, text: str, boundaries: bool = True) -> List[int]:
+    def encode(self, text: str, boundaries: bool = True) -> list[int]:
         """The ids of `text`'s characters, framed by the boundary token unless ``boundaries=False``."""
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}: {text!r}")
@@ -182,8 +182,8 @@ class NamesRun:
 
     model: GPT
     tokenizer: CharTokenizer
-    losses: List[float] = field(default_factory=list)
-    samples: List[str] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    samples: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -197,10 +197,10 @@ def train_names(
     steps: int = 1000,
     seed: int = 0,
     lr: float = 0.01,
-    data: Optional[Sequence[str]] = None,
-    tokenizer: Optional[CharTokenizer] = None,
-    model: Optional[GPT] = None,
-    step: Optional[Callable[[Sequence[int]], float]] = None,
+    data: Sequence[str] | None = None,
+    tokenizer: CharTokenizer | None = None,
+    model: GPT | None = None,
+    step: Callable[[Sequence[int]], float] | None = None,
     num_samples: int = 20,
     temperature: float = 0.5,
     progress: bool = False,
@@ -247,8 +247,8 @@ def train_names(
 
 
 def sample_names(
-    model: GPT, tokenizer: CharTokenizer, n: int = 20, temperature: float = 0.5, seed: Optional[int] = 0
-) -> List[str]:
+    model: GPT, tokenizer: CharTokenizer, n: int = 20, temperature: float = 0.5, seed: int | None = 0
+) -> list[str]:
     """`n` names sampled one after another from one ``random.Random(seed)``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")

@@ -22,9 +22,9 @@ import json
 import math
 import sys
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
-__all__ = ["MicroValue", "microgpt_weights", "MicroGPT", "run_gpt", "print_gpt", "main"]
+__all__ = ["MicroGPT", "MicroValue", "main", "microgpt_weights", "print_gpt", "run_gpt"]
 
 clock = time.process_time
 STEPS = 100
@@ -37,7 +37,7 @@ LR = 0.01
 class MicroValue:
     """A scalar with its children and their local gradients (the microgpt design, our own code)."""
 
-    __slots__ = ("data", "grad", "_children", "_local_grads")
+    __slots__ = ("_children", "_local_grads", "data", "grad")
 
     def __init__(self, data: float, children: tuple = (), local_grads: tuple = ()) -> None:
         self.data = data
@@ -87,9 +87,9 @@ class MicroValue:
     def __rtruediv__(self, other):
         return other * self**-1
 
-    def topological_order(self) -> List["MicroValue"]:
+    def topological_order(self) -> list[MicroValue]:
         """Every node this one depends on, children before parents (recursive depth-first search)."""
-        topo: List[MicroValue] = []
+        topo: list[MicroValue] = []
         visited = set()
 
         def build_topo(v):
@@ -111,10 +111,10 @@ class MicroValue:
 
 
 # ------------------------------------------------- the model, microgpt style
-Matrix = List[List[MicroValue]]
+Matrix = list[list[MicroValue]]
 
 
-def microgpt_weights(model) -> Dict[str, Matrix]:
+def microgpt_weights(model) -> dict[str, Matrix]:
     """A microgradcn `GPT`'s weights copied into microgpt's dict of matrices of `MicroValue`s."""
 
     def matrix(rows) -> Matrix:
@@ -160,13 +160,13 @@ def rmsnorm(x, eps: float = 1e-5):
 class MicroGPT:
     """microgpt's forward pass over a dict of weight matrices (same arithmetic as `microgradcn.nn.GPT`)."""
 
-    def __init__(self, state: Dict[str, Matrix], n_layer: int = 1, n_head: int = 4) -> None:
+    def __init__(self, state: dict[str, Matrix], n_layer: int = 1, n_head: int = 4) -> None:
         self.state = state
         self.n_layer, self.n_head = n_layer, n_head
         self.head_dim = len(state["wte"][0]) // n_head
         self.scale = 1.0 / math.sqrt(self.head_dim)
 
-    def parameters(self) -> List[MicroValue]:
+    def parameters(self) -> list[MicroValue]:
         return [p for mat in self.state.values() for row in mat for p in row]
 
     def gpt(self, token_id: int, pos_id: int, keys, values):
@@ -214,7 +214,7 @@ class MicroGPT:
         return sum(losses) * (1.0 / n)
 
 
-def train_micro(model: MicroGPT, encoded: Sequence[Sequence[int]], steps: int, total_steps: int) -> List[float]:
+def train_micro(model: MicroGPT, encoded: Sequence[Sequence[int]], steps: int, total_steps: int) -> list[float]:
     """microgpt's loop: forward, backward, Adam (written as `microgradcn.optim.Adam` computes it)."""
     params = model.parameters()
     b1, b2, eps = 0.85, 0.99, 1e-8
@@ -246,7 +246,7 @@ def _setup(seed: int):
     return tokenizer, encoded, GPT(tokenizer.vocab_size, seed=seed)
 
 
-def _train_eager(model, encoded, steps: int, total_steps: int) -> Tuple[float, List[float]]:
+def _train_eager(model, encoded, steps: int, total_steps: int) -> tuple[float, list[float]]:
     from .. import optim
     from ..text import linear_decay, make_step
 
@@ -261,7 +261,7 @@ def _train_eager(model, encoded, steps: int, total_steps: int) -> Tuple[float, L
     return clock() - start, losses
 
 
-def run_gpt(steps: int = STEPS, seed: int = SEED) -> Dict[str, Dict[str, float]]:
+def run_gpt(steps: int = STEPS, seed: int = SEED) -> dict[str, dict[str, float]]:
     """Train both engines for `steps` steps; the rows ``{"eager": {...}, "microgpt-style": {...}}``.
 
     Each row has ``ms_per_step`` (CPU time), ``nodes_per_step`` (mean graph
@@ -291,7 +291,7 @@ def run_gpt(steps: int = STEPS, seed: int = SEED) -> Dict[str, Dict[str, float]]
     micro_seconds = clock() - start
 
     diff = max(abs(a - b) for a, b in zip(eager_losses, micro_losses))
-    rows: Dict[str, Dict[str, float]] = {}
+    rows: dict[str, dict[str, float]] = {}
     for name, seconds, nodes, losses in (("eager", eager_seconds, nodes_eager, eager_losses),
                                          ("microgpt-style", micro_seconds, nodes_micro, micro_losses)):
         ms = 1000 * seconds / steps
@@ -305,7 +305,7 @@ def run_gpt(steps: int = STEPS, seed: int = SEED) -> Dict[str, Dict[str, float]]
     return rows
 
 
-def print_gpt(rows: Dict[str, Dict[str, float]], steps: int) -> bool:
+def print_gpt(rows: dict[str, dict[str, float]], steps: int) -> bool:
     """Print the table and the ratio; True if the losses agree to 1e-9 at every step."""
     base = rows["microgpt-style"]
     print(f"gpt: GPT(27) (4,192 parameters) on names, one name per step, {steps} steps, same initial weights")
@@ -319,7 +319,7 @@ def print_gpt(rows: Dict[str, Dict[str, float]], steps: int) -> bool:
     return agree
 
 
-def main(quick: bool = False, as_json: bool = False, steps: Optional[int] = None) -> int:
+def main(quick: bool = False, as_json: bool = False, steps: int | None = None) -> int:
     """Run the benchmark and print it (`as_json`: also one JSON object on the last line)."""
     steps = (QUICK_STEPS if quick else STEPS) if steps is None else steps
     limit = sys.getrecursionlimit()

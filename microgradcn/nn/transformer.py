@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import random
-from numbers import Integral, Real
-from typing import Callable, List, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Union
 
 import numpy as np
 
@@ -37,20 +38,20 @@ from .linear import Linear
 from .module import Module
 
 __all__ = [
-    "normal_init",
+    "GPT",
+    "Block",
+    "CausalSelfAttention",
+    "Embedding",
+    "KVCache",
+    "MLPBlock",
+    "RMSNorm",
     "embed",
     "nll",
-    "Embedding",
-    "RMSNorm",
-    "KVCache",
-    "CausalSelfAttention",
-    "MLPBlock",
-    "Block",
-    "GPT",
+    "normal_init",
 ]
 
-Vector = List[Value]
-Init = Union[str, Callable[[np.random.Generator, int, int], float]]
+Vector = list[Value]
+Init = Union[str, Callable[[np.random.Generator, int, int], float]]  # noqa: UP007 - a runtime alias, Python 3.9
 
 
 def normal_init(std: float) -> Callable[[np.random.Generator, int, int], float]:
@@ -60,7 +61,7 @@ def normal_init(std: float) -> Callable[[np.random.Generator, int, int], float]:
     >>> round(draw(np.random.default_rng(0), 16, 16), 6)
     0.010058
     """
-    if isinstance(std, bool) or not isinstance(std, Real) or not math.isfinite(std) or std < 0:
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not math.isfinite(std) or std < 0:
         raise ValueError(f"std must be a finite non-negative number, got {std!r}")
     std = float(std)
 
@@ -80,9 +81,10 @@ def _positive(name: str, n: object) -> int:
 def _index(what: str, i: object, size: int) -> int:
     if isinstance(i, bool) or not isinstance(i, Integral):
         raise TypeError(f"{what} must be an int, got {type(i).__name__}: {i!r}")
-    if not 0 <= i < size:
-        raise ValueError(f"{what} must be in [0, {size}), got {i}")
-    return int(i)
+    k = int(i)
+    if not 0 <= k < size:
+        raise ValueError(f"{what} must be in [0, {size}), got {k}")
+    return k
 
 
 def _dot(a: Sequence[Value], b: Sequence[Value]) -> Value:
@@ -133,8 +135,8 @@ class Embedding(Module):
         num: int,
         dim: int,
         init: Init = "normal",
-        rng: Optional[np.random.Generator] = None,
-        seed: Optional[int] = None,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         _positive("Embedding num", num)
         _positive("Embedding dim", dim)
@@ -160,7 +162,7 @@ class RMSNorm(Module):
 
     def __init__(self, dim: int, eps: float = 1e-5, affine: bool = False) -> None:
         _positive("RMSNorm dim", dim)
-        if isinstance(eps, bool) or not isinstance(eps, Real) or not math.isfinite(eps) or eps <= 0:
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
             raise ValueError(f"RMSNorm eps must be a finite positive number, got {eps!r}")
         self.eps = float(eps)
         if affine:
@@ -187,8 +189,8 @@ class KVCache:
 
     def __init__(self, n_layer: int) -> None:
         _positive("KVCache n_layer", n_layer)
-        self.keys: List[List[Vector]] = [[] for _ in range(n_layer)]
-        self.values: List[List[Vector]] = [[] for _ in range(n_layer)]
+        self.keys: list[list[Vector]] = [[] for _ in range(n_layer)]
+        self.values: list[list[Vector]] = [[] for _ in range(n_layer)]
 
     def __len__(self) -> int:
         return len(self.keys[0])
@@ -215,8 +217,8 @@ class CausalSelfAttention(Module):
         dim: int,
         n_head: int,
         init: Init = "fan_in_uniform",
-        rng: Optional[np.random.Generator] = None,
-        seed: Optional[int] = None,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         _positive("attention dim", dim)
         _positive("n_head", n_head)
@@ -234,9 +236,9 @@ class CausalSelfAttention(Module):
     def step(
         self,
         x: Sequence[Value],
-        keys: List[Vector],
-        values: List[Vector],
-        weights: Optional[List[Vector]] = None,
+        keys: list[Vector],
+        values: list[Vector],
+        weights: list[Vector] | None = None,
     ) -> Vector:
         """Attend from one new position: append its key and value, return its output.
 
@@ -262,10 +264,10 @@ class CausalSelfAttention(Module):
                 out.append(_dot(w, [v_t[j] for v_t in values]))
         return self.wo(out)
 
-    def __call__(self, xs: Sequence[Sequence[Value]]) -> List[Vector]:
+    def __call__(self, xs: Sequence[Sequence[Value]]) -> list[Vector]:
         """Causal attention over a whole sequence of vectors (a fresh cache)."""
-        keys: List[Vector] = []
-        values: List[Vector] = []
+        keys: list[Vector] = []
+        values: list[Vector] = []
         return [self.step(x, keys, values) for x in xs]
 
     def __repr__(self) -> str:
@@ -278,11 +280,11 @@ class MLPBlock(Module):
     def __init__(
         self,
         dim: int,
-        hidden: Optional[int] = None,
+        hidden: int | None = None,
         eps: float = 1e-5,
         init: Init = "fan_in_uniform",
-        rng: Optional[np.random.Generator] = None,
-        seed: Optional[int] = None,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         _positive("MLPBlock dim", dim)
         hidden = 4 * dim if hidden is None else _positive("MLPBlock hidden", hidden)
@@ -309,8 +311,8 @@ class Block(Module):
         n_head: int,
         eps: float = 1e-5,
         init: Init = "fan_in_uniform",
-        rng: Optional[np.random.Generator] = None,
-        seed: Optional[int] = None,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         rng = initialisers.make_rng(seed, rng)
         self.norm = RMSNorm(dim, eps)
@@ -320,17 +322,17 @@ class Block(Module):
     def step(
         self,
         x: Sequence[Value],
-        keys: List[Vector],
-        values: List[Vector],
-        weights: Optional[List[Vector]] = None,
+        keys: list[Vector],
+        values: list[Vector],
+        weights: list[Vector] | None = None,
     ) -> Vector:
         """One position through the block (see `CausalSelfAttention.step` for the cache)."""
         x = _add(self.attn.step(self.norm(x), keys, values, weights), x)
         return self.mlp(x)
 
-    def __call__(self, xs: Sequence[Sequence[Value]]) -> List[Vector]:
-        keys: List[Vector] = []
-        values: List[Vector] = []
+    def __call__(self, xs: Sequence[Sequence[Value]]) -> list[Vector]:
+        keys: list[Vector] = []
+        values: list[Vector] = []
         return [self.step(x, keys, values) for x in xs]
 
 
@@ -356,9 +358,9 @@ class GPT(Module):
         n_embd: int = 16,
         n_head: int = 4,
         eps: float = 1e-5,
-        init: Optional[Init] = None,
-        rng: Optional[np.random.Generator] = None,
-        seed: Optional[int] = None,
+        init: Init | None = None,
+        rng: np.random.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         for name, n in (("vocab_size", vocab_size), ("block_size", block_size), ("n_layer", n_layer),
                         ("n_embd", n_embd), ("n_head", n_head)):
@@ -377,7 +379,7 @@ class GPT(Module):
         """An empty key/value cache: the start of a new sequence."""
         return KVCache(self.n_layer)
 
-    def step(self, token: int, position: int, cache: KVCache, weights: Optional[List[Vector]] = None) -> Vector:
+    def step(self, token: int, position: int, cache: KVCache, weights: list[Vector] | None = None) -> Vector:
         """The logits for the token after `token`, which sits at `position` (appends to `cache`).
 
         `position` must equal ``len(cache)``. If `weights` is a list, every
@@ -391,7 +393,7 @@ class GPT(Module):
             x = block.step(x, keys, values, weights)
         return self.lm_head(x)
 
-    def __call__(self, tokens: Sequence[int]) -> List[Vector]:
+    def __call__(self, tokens: Sequence[int]) -> list[Vector]:
         self._check_length(len(tokens))
         cache = self.new_cache()
         return [self.step(t, i, cache) for i, t in enumerate(tokens)]
@@ -409,19 +411,19 @@ class GPT(Module):
             total = total + term
         return total * (1.0 / n)
 
-    def attention(self, tokens: Sequence[int]) -> List[List[List[List[float]]]]:
+    def attention(self, tokens: Sequence[int]) -> list[list[list[list[float]]]]:
         """Attention weights as numbers: ``[layer][head][query position][key position]``.
 
         Row t has t + 1 entries (a position sees only itself and earlier ones).
         """
         self._check_length(len(tokens))
         cache = self.new_cache()
-        per_layer_head: List[List[List[List[float]]]] = [
+        per_layer_head: list[list[list[list[float]]]] = [
             [[] for _ in range(self.n_head)] for _ in range(self.n_layer)
         ]
         with no_grad():
             for i, t in enumerate(tokens):
-                weights: List[Vector] = []
+                weights: list[Vector] = []
                 self.step(t, i, cache, weights)
                 for k, w in enumerate(weights):
                     per_layer_head[k // self.n_head][k % self.n_head].append([float(v.data) for v in w])
@@ -431,10 +433,10 @@ class GPT(Module):
         self,
         bos: int,
         temperature: float = 1.0,
-        rng: Optional[random.Random] = None,
-        seed: Optional[int] = None,
-        max_new: Optional[int] = None,
-    ) -> List[int]:
+        rng: random.Random | None = None,
+        seed: int | None = None,
+        max_new: int | None = None,
+    ) -> list[int]:
         """Sample tokens after `bos` until `bos` comes again (or the block is full); `bos` is not returned.
 
         Each token is drawn from softmax(logits / temperature): below 1 the
@@ -443,7 +445,7 @@ class GPT(Module):
         with `seed`, so the same seed gives the same sequence.
         """
         _index("bos", bos, self.vocab_size)
-        if isinstance(temperature, bool) or not isinstance(temperature, Real) or not temperature > 0:
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
             raise ValueError(f"temperature must be a positive number, got {temperature!r}")
         if rng is None:
             rng = random.Random(seed)
