@@ -17,6 +17,7 @@ EXPECTED_OUTPUT = [
     ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
     ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
     ("model = MLP(2, [16, 16, 1], seed=0)", ["accuracy 100%"]),
+    ("step = make_step(model)", ["4192 个参数, 最后一步的损失 2.4859\n"]),
 ]
 
 
