@@ -513,3 +513,14 @@ def test_gpt_loss_and_every_gradient_match_torch(n_layer):
 def test_kv_cache_rejects_no_layers():
     with pytest.raises(ValueError, match="KVCache n_layer must be a positive int, got 0"):
         KVCache(0)
+
+
+def test_docstring_examples_are_true():
+    import doctest
+
+    from microgradcn import text
+    from microgradcn.nn import transformer
+
+    for module in (transformer, text):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0, module.__name__

@@ -3,9 +3,9 @@
 The shapes follow karpathy's *microgpt*: token and position embeddings of
 width 16, one block of pre-norm causal self-attention (4 heads) and a ReLU MLP
 (hidden width 64), both with residual connections, and a linear head to the
-vocabulary. There are no biases and no vectors: every number is one `Value`,
-so one training step on a 5-letter name is a graph of about 40,000 nodes,
-each of which can be inspected.
+vocabulary. There are no biases and no arrays: every number is one `Value`
+(a vector is a list of them), so one training step on a 5-letter name is a
+graph of about 49,000 nodes, each of which can be inspected.
 
 Sequences are processed one position at a time with a key/value cache, the
 way a GPT samples: position t computes its query, key and value, appends the
