@@ -93,6 +93,7 @@ def test_linear_decay_is_microgpts_schedule():
         linear_decay(0.01, 0)
 
 
+@pytest.mark.slow
 def test_a_short_training_run_is_deterministic_and_learns():
     a = train_names(20, seed=0, num_samples=2)
     b = train_names(20, seed=0, num_samples=2)
@@ -121,6 +122,7 @@ def test_train_names_rejects_bad_arguments():
 
 
 # ---------------------------------------------------------------------- CLI
+@pytest.mark.slow
 def test_cli_train_names_prints_final_loss_then_20_samples_and_saves(tmp_path, capsys):
     path = tmp_path / "names.json"
     assert main(["train", "names", "--steps", "2", "--no-progress", "--replay", "--save", str(path)]) == 0
