@@ -115,6 +115,11 @@ def _train(args: argparse.Namespace) -> int:
     """Train a small MLP on a toy dataset with a progress bar; optionally save it."""
     from .train import final_accuracy, fit, make_task
 
+    if args.task == "names":
+        return _train_names(args)
+    if args.replay is not None:
+        print(f"microgradcn train: --replay/--eager apply to 'names' only, not {args.task!r}", file=sys.stderr)
+        return 2
     try:
         if args.save:
             _check_writable(Path(args.save))  # fail now, not after the training
@@ -139,6 +144,50 @@ def _train(args: argparse.Namespace) -> int:
             print(f"microgradcn train: could not save to {args.save}: {error}", file=sys.stderr)
             return 1
         print(f"模型已保存 model saved: {args.save}")
+    return 0
+
+
+def _train_names(args: argparse.Namespace) -> int:
+    """Train the character-level GPT on names, then print the final loss and 20 sampled names."""
+    from .text import train_names
+
+    if args.optimizer is not None:
+        print(f"microgradcn train names: trains with Adam only, got --optimizer {args.optimizer}", file=sys.stderr)
+        return 2
+    try:
+        if args.save:
+            _check_writable(Path(args.save))
+        if args.steps is not None and args.steps < 1:
+            raise ValueError(f"steps must be a positive int, got {args.steps!r}")
+        if args.lr is not None and not args.lr > 0:
+            raise ValueError(f"lr must be a positive number, got {args.lr!r}")
+        from .nn import GPT
+        from .text import CharTokenizer, names
+
+        data = names(args.seed)
+    except (ImportError, TypeError, ValueError) as error:
+        print(f"microgradcn train names: {error}", file=sys.stderr)
+        return 2
+    if args.replay:
+        print("microgradcn train names: replay is not available yet; running eager", file=sys.stderr)
+    tokenizer = CharTokenizer()
+    model = GPT(tokenizer.vocab_size, seed=args.seed)
+    steps = 1000 if args.steps is None else args.steps
+    print(f"names: {len(data):,} 个名字 names (Faker), {tokenizer.vocab_size} 个字符 tokens, {model!r}, "
+          f"{len(model.parameters()):,} 个参数 parameters, {steps} steps (eager)")
+    run = train_names(steps, seed=args.seed, lr=0.01 if args.lr is None else args.lr, data=data,
+                      tokenizer=tokenizer, model=model, progress=not args.no_progress)
+    print(f"完成 done: {steps} steps, {run.seconds:.1f} s ({1000 * run.seconds / steps:.1f} ms/step)")
+    if args.save:
+        try:
+            model.save(args.save)
+        except OSError as error:
+            print(f"microgradcn train: could not save to {args.save}: {error}", file=sys.stderr)
+            return 1
+        print(f"模型已保存 model saved: {args.save}")
+    print(f"final loss {run.final_loss:.2f}")
+    for i, name in enumerate(run.samples, 1):
+        print(f"sample {i:2d}: {name}")
     return 0
 
 
@@ -234,6 +283,17 @@ def _gallery(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     """Run the benchmarks (moons, chain, wide, baseline) and print their figures."""
+    if args.workload == "gpt":
+        from .bench.gpt import main as gpt_main
+
+        try:
+            return gpt_main(quick=args.quick, as_json=args.json)
+        except ImportError as error:  # the names come from Faker
+            print(f"microgradcn bench gpt: {error}", file=sys.stderr)
+            return 2
+    if args.json:
+        print(f"microgradcn bench: --json is available for 'gpt' only, not {args.workload!r}", file=sys.stderr)
+        return 2
     from .bench import main as bench_main
 
     return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off)
@@ -275,11 +335,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     _add_viz_commands(sub)
     train = sub.add_parser(
-        "train", help="在玩具数据上训练一个小网络 (train an MLP on xor, moons or spiral)",
-        description="在玩具数据集上训练一个小 MLP,显示进度条,最后报告损失与训练集准确率。"
-        " (Train a small MLP on a toy dataset and report loss and accuracy.)",
+        "train", help="训练一个网络:玩具数据上的 MLP,或名字上的 GPT (train an MLP on xor, moons or spiral, or a GPT on names)",
+        description="在玩具数据集上训练一个小 MLP,或在英文名字上训练一个字符级 GPT;显示进度条,最后报告结果。"
+        " (Train a small MLP on a toy dataset, or a character-level GPT on names, and report the result.)",
     )
-    train.add_argument("task", choices=["xor", "moons", "spiral"], help="数据集 the toy dataset")
+    train.add_argument("task", choices=["xor", "moons", "spiral", "names"], help="任务 the task")
     train.add_argument("--steps", type=int, default=None, help="训练步数 number of training steps")
     train.add_argument("--lr", type=float, default=None,
                        help="学习率 learning rate (moons+sgd: the starting rate of the schedule)")
@@ -289,17 +349,22 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--save", metavar="PATH", default=None,
                        help="把训练好的参数存为 JSON(文件夹须已存在) save the parameters as JSON")
     train.add_argument("--no-progress", action="store_true", help="不显示进度条 no progress bar")
+    mode = train.add_mutually_exclusive_group()
+    mode.add_argument("--replay", dest="replay", action="store_true", default=None,
+                      help="记录一次计算图再重放 record each step's graph once and replay it")
+    mode.add_argument("--eager", dest="replay", action="store_false", help="每一步重新搭图 build every graph anew")
     train.set_defaults(func=_train)
     bench = sub.add_parser(
-        "bench", help="性能基准:moons、chain、wide 与纯浮点基线 (benchmarks)",
+        "bench", help="性能基准:moons、chain、wide、gpt 与纯浮点基线 (benchmarks)",
         description="运行性能基准并打印结果。 (Run the benchmarks and print their figures.)",
     )
     bench.add_argument(
-        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "all"],
+        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "gpt", "all"],
         help="要运行的基准 which benchmark (default: all)",
     )
     bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
+    bench.add_argument("--json", action="store_true", help="gpt: 最后一行输出一个 JSON 对象 (one JSON object last)")
     bench.set_defaults(func=_bench)
     return parser
 

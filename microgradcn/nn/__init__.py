@@ -1,4 +1,4 @@
-"""Neural networks built from `Value`s: neurons, layers, MLPs, dropout, batch norm.
+"""Neural networks built from `Value`s: neurons, layers, MLPs, dropout, batch norm, a small GPT.
 
 Everything here is ordinary Python on top of the engine: a `Neuron` is a list
 of weight Values and a bias Value, its output is a Value expression, and
@@ -18,6 +18,7 @@ from .linear import Linear, Sequential
 from .mlp import ACTIVATIONS, MLP, Layer, Neuron
 from .module import Module
 from .regularization import BatchNorm, Dropout, PReLU
+from .transformer import GPT, Block, CausalSelfAttention, Embedding, KVCache, MLPBlock, RMSNorm, embed, nll
 
 __all__ = [
     "Module",
@@ -29,6 +30,15 @@ __all__ = [
     "PReLU",
     "Dropout",
     "BatchNorm",
+    "Embedding",
+    "RMSNorm",
+    "KVCache",
+    "CausalSelfAttention",
+    "MLPBlock",
+    "Block",
+    "GPT",
+    "embed",
+    "nll",
     "ACTIVATIONS",
     "save",
     "load",
