@@ -40,7 +40,7 @@ import numpy as np
 
 from . import engine
 from .engine import Value
-from .ops import ADD, MUL, NEG, OPS, SUB
+from .ops import ADD, DETACH, MUL, NEG, OPS, SUB
 
 __all__ = ["trace", "Trace", "ReplayError"]
 
@@ -257,23 +257,34 @@ class _Program:
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
 
-        # Backward, in eager mode's order and with its arithmetic: every accumulator starts at 0.
+        # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
+        # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
+        # contribution is zero (what flows through `detach`, such as softmax's shift).
         order = _backward_order(root)
         grad = {id(v): f"g{i}" for i, v in enumerate(nodes)}
+        leads = set(param_slot)  # nodes from which some parameter can be reached
+        for v in nodes:
+            if any(id(p) in leads for p in _inputs(v)):
+                leads.add(id(v))
         started = {id(root)}
         lines.append(f"{grad[id(root)]} = SEED")
         param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
 
         def add(parent: Value, term: str) -> None:
+            if id(parent) not in leads:
+                return
             if parent._op is not None:
                 acc = grad[id(parent)]
-                lines.append(f"{acc} = {acc if id(parent) in started else '0'} + {term}")
+                # x + ... from the first term on, as eager starts from 0 (0 + t == t, up to the sign of 0)
+                lines.append(f"{acc} = {acc} + {term}" if id(parent) in started else f"{acc} = {term}")
                 started.add(id(parent))
-            elif id(parent) in param_slot:
+            else:
                 param_terms.append((param_slot[id(parent)], term))
                 lines.append(f"C[{len(param_terms) - 1}] = {term}")
 
         for v in order:
+            if id(v) not in started or id(v) not in leads:
+                continue  # its gradient is zero, or reaches no parameter: nothing to pass on
             g = grad[id(v)]
             op = v._op
             a, b = v._a, v._b
@@ -283,18 +294,30 @@ class _Program:
             elif op is ADD:
                 add(a, g)  # type: ignore[arg-type]
                 add(b, g)  # type: ignore[arg-type]
+            elif op is DETACH:
+                continue
             elif op is SELECT:
                 index, candidates = v._k
                 pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
+                if all(c._op is None and id(c) in param_slot for c in candidates):
+                    # one row per candidate, next to each other: only the chosen one gets the gradient
+                    base = len(param_terms)
+                    for c in candidates:
+                        param_terms.append((param_slot[id(c)], "0"))
+                    lines.append(f"_pick(C, {base}, {pick}, {g})")
+                    continue
                 for c, cand in enumerate(candidates):
                     add(cand, f"_where({pick} == {c}, 1 * {g}, 0)" if batched else f"({g} if {pick} == {c} else 0)")
             else:
                 assert op is not None  # every node in the backward order is an op's result
-                local = func(op.local, op.vectorized)
                 if b is None:
-                    add(a, f"{local}({name[id(a)]}, {const(v._k)}, {name[id(v)]}) * {g}")  # type: ignore[arg-type]
+                    if op.param:
+                        term = f"{func(op.local, op.vectorized)}({name[id(a)]}, {const(v._k)}, {name[id(v)]})"
+                    else:
+                        term = f"{func(op.derivative, op.vectorized)}({name[id(a)]}, {name[id(v)]})"
+                    add(a, f"{term} * {g}")  # type: ignore[arg-type]
                 else:
-                    lines.append(f"_d = {local}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
+                    lines.append(f"_d = {func(op.local, op.vectorized)}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
                     add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"_d[1] * {g}")
         lines.append(f"return {name[id(root)]}")
@@ -305,7 +328,7 @@ class _Program:
         self.n_terms = len(param_terms)
         source = "def _program(P, X, I, SEED, K, F, C):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
-                                     "_where": np.where}
+                                     "_where": np.where, "_pick": _pick_batched if batched else _pick}
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
         self.lines = len(lines)
@@ -357,6 +380,14 @@ def _any_differs(test: Any, expected: bool) -> bool:
 
 def _choose(index: Any, candidates: Tuple[Any, ...]) -> Any:
     return np.choose(np.asarray(index), np.broadcast_arrays(*candidates))
+
+
+def _pick(C: List[Any], base: int, index: int, g: Any) -> None:
+    C[base + index] = g
+
+
+def _pick_batched(C: np.ndarray, base: int, index: np.ndarray, g: Any) -> None:
+    C[base + index, np.arange(C.shape[1])] = g
 
 
 def _elementwise(f: Callable) -> Callable:

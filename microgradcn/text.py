@@ -152,13 +152,21 @@ class CharTokenizer:
 
 
 # ------------------------------------------------------------------- training
-def make_step(model: GPT) -> Callable[[Sequence[int]], float]:
+def make_step(model: GPT, replay: bool = False) -> Callable[[Sequence[int]], float]:
     """One training step's forward and backward, as a function ``step(tokens) -> loss``.
 
     It builds the loss graph of one framed sequence, runs `backward()` (which
     adds into every parameter's `.grad`; zero them first) and returns the loss
     as a float. The optimizer update is left to the caller.
+
+    With ``replay=True`` the step is `microgradcn.replay.trace`d: the graph of
+    a sequence length is recorded once and replayed for every name of that
+    length (token ids are data), with exactly the same numbers.
     """
+    if replay:
+        from .replay import trace
+
+        return trace(model.loss, model.parameters(), cache_size=model.block_size + 1)
 
     def step(tokens: Sequence[int]) -> float:
         loss = model.loss(tokens)

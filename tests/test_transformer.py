@@ -89,10 +89,11 @@ def check_directional(build, leaves, seed: int, h: float = 1e-5) -> None:
 
 
 # ------------------------------------------------------------ embed and nll
-def test_embed_returns_the_tables_own_row():
+def test_embed_picks_the_tables_own_row():
     table = [[Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]]
     row = embed(table, 1)
-    assert row[0] is table[1][0] and row[1] is table[1][1]
+    assert [v.parents for v in row] == [(table[1][0],), (table[1][1],)]  # select nodes over the chosen row
+    assert [v.data for v in row] == [3.0, 4.0]
     (row[0] * row[1]).backward()
     assert (table[1][0].grad, table[1][1].grad) == (4.0, 3.0)
     assert (table[0][0].grad, table[0][1].grad) == (0, 0)

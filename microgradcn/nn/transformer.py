@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import init as initialisers
-from ..engine import Value, no_grad
+from ..engine import Value, no_grad, select
 from .linear import Linear
 from .module import Module
 
@@ -103,12 +103,13 @@ def _add(x: Sequence[Value], y: Sequence[Value]) -> Vector:
 def embed(table: Sequence[Sequence[Value]], index: int) -> Vector:
     """Row `index` of an embedding table: the vector of one token (or one position).
 
-    Choosing a row by an integer is plain Python indexing: the returned list
-    holds the table's own parameter Values, so the gradient of a loss reaches
-    exactly that row.
+    Each entry is picked with `select` from its column, so the gradient of a
+    loss reaches exactly that row, and the token id stays data, not graph
+    structure: a replayed step (`microgradcn.replay`) picks the rows of new
+    tokens without recording again.
     """
-    i = _index("embedding index", index, len(table))
-    return list(table[i])
+    _index("embedding index", index, len(table))
+    return [select(column, index) for column in zip(*table)]
 
 
 def nll(logits: Sequence[Value], target: int) -> Value:
@@ -117,8 +118,8 @@ def nll(logits: Sequence[Value], target: int) -> Value:
     Computed with `functional.log_softmax`, so it stays finite for any logits.
     At uniform logits over 27 classes it is ln 27 ≈ 3.2958.
     """
-    t = _index("target", target, len(logits))
-    return -F.log_softmax(logits)[t]
+    _index("target", target, len(logits))
+    return -select(F.log_softmax(logits), target)  # the target is data too
 
 
 # ------------------------------------------------------------------- modules
