@@ -117,9 +117,7 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.task == "names":
         return _train_names(args)
-    if args.replay is not None:
-        print(f"microgradcn train: --replay/--eager apply to 'names' only, not {args.task!r}", file=sys.stderr)
-        return 2
+    replay = args.replay is not False  # the command line replays unless told --eager
     try:
         if args.save:
             _check_writable(Path(args.save))  # fail now, not after the training
@@ -131,12 +129,13 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{task.name}: {len(task.inputs)} 个样本 samples, MLP {'-'.join(map(str, sizes))}, "
           f"{len(task.model.parameters())} 个参数 parameters, {task.optimizer!r}")
     history = fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps,
-                  task.accuracy_fn, progress=not args.no_progress, desc=task.name)
+                  task.accuracy_fn, progress=not args.no_progress, desc=task.name, replay=replay)
     accuracy = final_accuracy(task)
     per_step = history.seconds / max(history.steps, 1)
     final_loss = history.loss[-1] if history.loss else float("nan")
     print(f"完成 done: {task.name}, {history.steps} steps, loss {final_loss:.4f}, "
-          f"训练集准确率 train accuracy {accuracy:.1%}, {history.seconds:.2f} s ({per_step * 1000:.1f} ms/step)")
+          f"训练集准确率 train accuracy {accuracy:.1%}, {history.seconds:.2f} s ({per_step * 1000:.1f} ms/step, "
+          f"{'replay' if replay else 'eager'})")
     if args.save:
         try:
             task.model.save(args.save)
@@ -149,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_names(args: argparse.Namespace) -> int:
     """Train the character-level GPT on names, then print the final loss and 20 sampled names."""
-    from .text import train_names
+    from .text import make_step, train_names
 
     if args.optimizer is not None:
         print(f"microgradcn train names: trains with Adam only, got --optimizer {args.optimizer}", file=sys.stderr)
@@ -168,15 +167,15 @@ def _train_names(args: argparse.Namespace) -> int:
     except (ImportError, TypeError, ValueError) as error:
         print(f"microgradcn train names: {error}", file=sys.stderr)
         return 2
-    if args.replay:
-        print("microgradcn train names: replay is not available yet; running eager", file=sys.stderr)
+    replay = args.replay is not False  # the command line replays unless told --eager
     tokenizer = CharTokenizer()
     model = GPT(tokenizer.vocab_size, seed=args.seed)
     steps = 1000 if args.steps is None else args.steps
     print(f"names: {len(data):,} 个名字 names (Faker), {tokenizer.vocab_size} 个字符 tokens, {model!r}, "
-          f"{len(model.parameters()):,} 个参数 parameters, {steps} steps (eager)")
+          f"{len(model.parameters()):,} 个参数 parameters, {steps} steps ({'replay' if replay else 'eager'})")
     run = train_names(steps, seed=args.seed, lr=0.01 if args.lr is None else args.lr, data=data,
-                      tokenizer=tokenizer, model=model, progress=not args.no_progress)
+                      tokenizer=tokenizer, model=model, progress=not args.no_progress,
+                      step=make_step(model, replay=replay))
     print(f"完成 done: {steps} steps, {run.seconds:.1f} s ({1000 * run.seconds / steps:.1f} ms/step)")
     if args.save:
         try:

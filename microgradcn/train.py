@@ -58,15 +58,23 @@ def fit(
     accuracy_fn: Optional[Callable[[list, Sequence], float]] = None,
     progress: bool = False,
     desc: str = "train",
+    replay: bool = False,
 ) -> History:
     """Full-batch training for `steps` steps; returns the `History`.
 
     `loss_fn(outputs, targets)` returns the scalar loss (include any
     regularisation there); `accuracy_fn(outputs, targets)` returns a fraction
     in [0, 1]. With `progress`, a tqdm bar shows the loss and accuracy.
+
+    With ``replay=True`` the step's graph is recorded once and replayed
+    (`microgradcn.replay.trace`): the same losses and gradients, faster on long
+    runs, but no Values are built, so the per-step accuracy is not computed
+    (NaN; evaluate the model afterwards).
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    if replay:
+        return _fit_replayed(model, inputs, targets, loss_fn, optimizer, steps, progress, desc)
     history = History()
     bar = None
     if progress:
@@ -87,6 +95,37 @@ def fit(
         history.accuracy.append(acc)
         if bar is not None:
             bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.1%}")
+            bar.update(1)
+    history.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    return history
+
+
+def _fit_replayed(model: Module, inputs: Sequence[Sequence], targets: Sequence, loss_fn: Callable,
+                  optimizer: optim.Optimizer, steps: int, progress: bool, desc: str) -> History:
+    from .replay import trace
+
+    def batch_loss(rows: Sequence, labels: Sequence) -> Value:
+        return loss_fn([model(x) for x in rows], labels)  # type: ignore[operator]  # Modules are callable
+
+    model.train()
+    step = trace(batch_loss, model.parameters())
+    history = History()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=steps, desc=f"{desc} (replay)", unit="step", leave=True)
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = step(list(inputs), list(targets))
+        optimizer.step()
+        history.loss.append(loss)
+        history.accuracy.append(float("nan"))
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss:.4f}")
             bar.update(1)
     history.seconds = time.perf_counter() - start
     if bar is not None:

@@ -72,9 +72,23 @@ def test_cli_train_prints_summary_and_saves(tmp_path, capsys):
 
 
 def test_cli_train_progress_bar(capsys):
-    assert main(["train", "moons", "--steps", "2", "--optimizer", "adam", "--lr", "0.01"]) == 0
+    assert main(["train", "moons", "--steps", "2", "--optimizer", "adam", "--lr", "0.01", "--eager"]) == 0
     captured = capsys.readouterr()
     assert "moons" in captured.err and "loss=" in captured.err and "acc=" in captured.err  # tqdm bar
+    assert main(["train", "xor", "--steps", "3"]) == 0  # replay is the command line's default
+    captured = capsys.readouterr()
+    assert "xor (replay)" in captured.err and "ms/step, replay)" in captured.out
+
+
+def test_fit_with_replay_gives_the_eager_losses():
+    from microgradcn.train import make_task
+
+    histories = []
+    for replay in (False, True):
+        task = make_task("spiral", steps=6, seed=0)
+        histories.append(fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, 6,
+                             task.accuracy_fn, replay=replay).loss)
+    assert histories[0] == histories[1]
 
 
 @pytest.mark.parametrize(
