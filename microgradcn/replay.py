@@ -262,10 +262,15 @@ class _Program:
         # contribution is zero (what flows through `detach`, such as softmax's shift).
         order = _backward_order(root)
         grad = {id(v): f"g{i}" for i, v in enumerate(nodes)}
+        grad_names = set(grad.values())
         leads = set(param_slot)  # nodes from which some parameter can be reached
         for v in nodes:
             if any(id(p) in leads for p in _inputs(v)):
                 leads.add(id(v))
+        uses: Dict[int, int] = {}
+        for v in nodes:
+            for parent in _inputs(v):
+                uses[id(parent)] = uses.get(id(parent), 0) + 1
         started = {id(root)}
         lines.append(f"{grad[id(root)]} = SEED")
         param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
@@ -274,6 +279,10 @@ class _Program:
             if id(parent) not in leads:
                 return
             if parent._op is not None:
+                if term in grad_names and uses[id(parent)] == 1:
+                    grad[id(parent)] = term  # its only use passes the gradient on unchanged (a + chain): a name, no line
+                    started.add(id(parent))
+                    return
                 acc = grad[id(parent)]
                 # x + ... from the first term on, as eager starts from 0 (0 + t == t, up to the sign of 0)
                 lines.append(f"{acc} = {acc} + {term}" if id(parent) in started else f"{acc} = {term}")
