@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
-__all__ = ["eager_row", "run", "main"]
+__all__ = ["eager_row", "main", "run"]
 
 
 def eager_row(
-    kind: str = "cnn", epochs: Optional[int] = None, seed: int = 0, subset: Optional[int] = None
-) -> Dict[str, Any]:
+    kind: str = "cnn", epochs: int | None = None, seed: int = 0, subset: int | None = None
+) -> dict[str, Any]:
     """Train `kind` ("mlp" or "cnn") eagerly; return its figures as a dict (one benchmark row).
 
     Keys: mode, model, ms_per_sample (CPU), wall_ms_per_sample, nodes_per_sample
@@ -42,7 +42,7 @@ def eager_row(
     }
 
 
-def run(quick: bool = False, models: tuple = ("mlp", "cnn"), seed: int = 0) -> List[Dict[str, Any]]:
+def run(quick: bool = False, models: tuple = ("mlp", "cnn"), seed: int = 0) -> list[dict[str, Any]]:
     """Eager rows for each model: the full training, or with `quick` 1 epoch on 64 images."""
     if quick:
         return [eager_row(kind, epochs=1, seed=seed, subset=64) for kind in models]
