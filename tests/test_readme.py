@@ -17,6 +17,7 @@ EXPECTED_OUTPUT = [
     ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
     ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
     ("model = MLP(2, [16, 16, 1], seed=0)", ["accuracy 100%"]),
+    ("datasets.digits(seed=0)", ["['19%', '34%', '51%'] test accuracy 56.9%\n"]),
 ]
 
 
