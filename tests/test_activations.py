@@ -158,3 +158,8 @@ def test_activation_modules_in_sequential_train_eval_and_state():
     other = Sequential(Maxout(2, 3, seed=1), RReLU(seed=0), Tanh())
     other.load_state_dict(state)
     assert [v.data for v in other.eval()([0.5, -1.0])] == first
+
+
+@given(st.lists(away_from_zero, min_size=1, max_size=6), st.sampled_from([ReLU, Tanh, Sigmoid, LeakyReLU]))
+def test_elementwise_module_gradients_match_numerical_differentiation(xs, cls):
+    _grad_check(cls(), xs)
