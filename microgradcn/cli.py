@@ -117,8 +117,13 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.task == "names":
         return _train_names(args)
+    if args.task == "digits":
+        return _train_digits(args)
     replay = args.replay is not False  # the command line replays unless told --eager
     try:
+        for flag, value in (("--model", args.model), ("--epochs", args.epochs), ("--subset", args.subset)):
+            if value is not None:
+                raise ValueError(f"{flag} is only for the digits task (use --steps for {args.task})")
         if args.save:
             _check_writable(Path(args.save))  # fail now, not after the training
         task = make_task(args.task, steps=args.steps, lr=args.lr, optimizer=args.optimizer, seed=args.seed)
@@ -187,6 +192,65 @@ def _train_names(args: argparse.Namespace) -> int:
     print(f"final loss {run.final_loss:.2f}")
     for i, name in enumerate(run.samples, 1):
         print(f"sample {i:2d}: {name}")
+    return 0
+
+
+def replayed_step(model, sample_loss):  # type: ignore[no-untyped-def]
+    """The digits step, traced with the numpy backend: each node of one sample's graph over the whole batch."""
+    from .replay import trace
+
+    return trace(sample_loss, model.parameters(), backend="numpy")
+
+
+def _train_digits(args: argparse.Namespace) -> int:
+    """Train the MLP or the CNN on the handwritten digits; the last line is the test accuracy."""
+    import time
+
+    from .train import DIGITS_MODELS, digits_model, train_digits
+
+    start = time.perf_counter()
+    kind = args.model or "cnn"
+    try:
+        for flag, value in (("--steps", args.steps), ("--lr", args.lr), ("--optimizer", args.optimizer)):
+            if value is not None:
+                raise ValueError(f"{flag} is not used by the digits task (it trains with Adam for --epochs epochs)")
+        if args.epochs is not None and args.epochs < 1:
+            raise ValueError(f"--epochs must be a positive int, got {args.epochs}")
+        if args.subset is not None and args.subset < 1:
+            raise ValueError(f"--subset must be a positive int, got {args.subset}")
+        if args.save:
+            _check_writable(Path(args.save))
+        from .datasets import _sklearn
+
+        _sklearn()  # a clear message now if scikit-learn (the data extra) is missing
+    except (TypeError, ValueError, ImportError) as error:
+        print(f"microgradcn train: {error}", file=sys.stderr)
+        return 2
+    replay = args.replay is not False  # the command line replays unless told --eager
+    config = DIGITS_MODELS[kind]
+    epochs = args.epochs or config.epochs
+    model = digits_model(kind, seed=args.seed)
+    layers = " -> ".join(repr(layer) for layer in model)
+    print(f"digits: 8x8 手写数字 handwritten digits, {kind}: {layers}, {len(model.parameters())} 个参数 parameters")
+    print(f"  Adam lr {config.lr:g} (linear decay), batch {config.batch_size}, {epochs} epochs, "
+          f"seed {args.seed}, {'replay' if replay else 'eager'}")
+    run = train_digits(kind, epochs=epochs, seed=args.seed, progress=not args.no_progress, subset=args.subset,
+                       make_step_fn=replayed_step if replay else None)
+    h = run.history
+    for k in range(h.epochs):
+        print(f"  epoch {k + 1:>2}: train loss {h.loss[k]:.4f}, val loss {h.val_loss[k]:.4f}, "
+              f"val accuracy {h.val_accuracy[k]:.1%}")
+    print(f"  {run.train_samples} training images, {run.nodes_per_sample:,} nodes per sample, "
+          f"{run.ms_per_sample:.1f} ms per sample (forward + backward + update)")
+    if args.save:
+        try:
+            run.model.save(args.save)
+        except OSError as error:
+            print(f"microgradcn train: could not save to {args.save}: {error}", file=sys.stderr)
+            return 1
+        print(f"  模型已保存 model saved: {args.save}")
+    seconds = time.perf_counter() - start
+    print(f"test accuracy {run.test_accuracy:.1%} ({len(run.y_test)} images), {seconds:.1f} s")
     return 0
 
 
@@ -290,8 +354,13 @@ def _bench(args: argparse.Namespace) -> int:
         except ImportError as error:  # the names come from Faker
             print(f"microgradcn bench gpt: {error}", file=sys.stderr)
             return 2
+    if args.workload == "digits":
+        from .bench.digits import main as digits_main
+
+        return digits_main(quick=args.quick)
     if args.json:
-        print(f"microgradcn bench: --json is available for 'gpt' only, not {args.workload!r}", file=sys.stderr)
+        print(f"microgradcn bench: --json is available for 'gpt' and 'digits' only, not {args.workload!r}",
+              file=sys.stderr)
         return 2
     from .bench import main as bench_main
 
@@ -334,11 +403,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     _add_viz_commands(sub)
     train = sub.add_parser(
-        "train", help="训练一个网络:玩具数据上的 MLP,或名字上的 GPT (train an MLP on xor, moons or spiral, or a GPT on names)",
-        description="在玩具数据集上训练一个小 MLP,或在英文名字上训练一个字符级 GPT;显示进度条,最后报告结果。"
-        " (Train a small MLP on a toy dataset, or a character-level GPT on names, and report the result.)",
+        "train", help="训练一个网络:玩具数据、手写数字或名字 (an MLP on xor/moons/spiral, a CNN on digits, a GPT on names)",
+        description="在玩具数据集上训练一个小 MLP、在手写数字上训练 MLP 或 CNN、或在英文名字上训练一个字符级 GPT;"
+        "显示进度条,最后报告结果。 (Train a network and report the result.)",
     )
-    train.add_argument("task", choices=["xor", "moons", "spiral", "names"], help="任务 the task")
+    train.add_argument("task", choices=["xor", "moons", "spiral", "digits", "names"], help="任务 the task")
+    train.add_argument("--model", choices=["mlp", "cnn"], default=None,
+                       help="digits:网络 the network (default cnn)")
+    train.add_argument("--epochs", type=int, default=None, help="digits:轮数 number of epochs (mlp 10, cnn 12)")
+    train.add_argument("--subset", type=int, default=None,
+                       help="digits:只用前 N 张训练图片 train on the first N training images only")
     train.add_argument("--steps", type=int, default=None, help="训练步数 number of training steps")
     train.add_argument("--lr", type=float, default=None,
                        help="学习率 learning rate (moons+sgd: the starting rate of the schedule)")
@@ -358,8 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="运行性能基准并打印结果。 (Run the benchmarks and print their figures.)",
     )
     bench.add_argument(
-        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "gpt", "all"],
-        help="要运行的基准 which benchmark (default: all)",
+        "workload", nargs="?", default="all",
+        choices=["moons", "chain", "wide", "baseline", "micrograd", "gpt", "digits", "all"],
+        help="要运行的基准 which benchmark (default: all; gpt and digits train networks and are not part of all)",
     )
     bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")

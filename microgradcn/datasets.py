@@ -1,7 +1,9 @@
 """Small toy datasets made with numpy (no downloads), for training networks on Values.
 
 Each function returns ``(X, y)`` as numpy arrays: X of shape (n, features),
-y of shape (n,). Everything is reproducible through `seed`.
+y of shape (n,). Everything is reproducible through `seed`. `digits` is the
+exception: real handwritten digits shipped inside scikit-learn (the ``data``
+extra), already split into training, validation and test sets.
 
 Labels: binary datasets give 0/1 by default (as scikit-learn does); pass
 ``signed=True`` for -1/+1, the labels micrograd's max-margin (hinge) loss and
@@ -15,7 +17,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["xor", "make_moons", "make_circles", "spiral", "polynomial"]
+__all__ = ["xor", "make_moons", "make_circles", "spiral", "polynomial", "digits"]
 
 Dataset = Tuple[np.ndarray, np.ndarray]
 
@@ -132,3 +134,45 @@ def polynomial(
     true_w[:4] = [5.0, 1.2, -3.4, 5.6]
     y = features @ true_w + rng.normal(scale=noise, size=n)
     return features, y, true_w
+
+
+# ----------------------------------------------------------------- real data
+DATA_EXTRA_HINT = 'pip install "microgradcn[data]"'
+
+
+def _sklearn():
+    try:
+        import sklearn.datasets
+        import sklearn.model_selection
+    except ImportError as error:
+        raise ImportError(
+            f"this needs scikit-learn, which ships the handwritten digits: {DATA_EXTRA_HINT} "
+            f"(or pip install scikit-learn)"
+        ) from error
+    return sklearn
+
+
+def digits(
+    seed: Optional[int] = 0, test_size: float = 0.2, val_size: float = 0.2
+) -> Tuple[Dataset, Dataset, Dataset]:
+    """The 1,797 handwritten 8x8 digits of scikit-learn's `load_digits`, split three ways.
+
+    Returns ``(X_train, y_train), (X_val, y_val), (X_test, y_test)``: X of shape
+    (n, 8, 8) with pixels scaled from 0..16 to [0, 1], y the digits 0-9
+    (int). The split is stratified (every set has the digits in the same
+    proportions) and seeded (sklearn's `train_test_split` with
+    ``random_state=seed``): `test_size` of all images are the test set (360),
+    then `val_size` of the rest the validation set (288), leaving 1,149 to
+    train on. The data ships inside scikit-learn; nothing is downloaded.
+    """
+    for name, frac in (("test_size", test_size), ("val_size", val_size)):
+        if isinstance(frac, bool) or not isinstance(frac, (int, float)) or not 0 < frac < 1:
+            raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {frac!r}")
+    sklearn = _sklearn()
+    bunch = sklearn.datasets.load_digits()
+    X = (bunch.images / 16.0).astype(float)
+    y = bunch.target.astype(int)
+    split = sklearn.model_selection.train_test_split
+    X_rest, X_test, y_rest, y_test = split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    X_train, X_val, y_train, y_val = split(X_rest, y_rest, test_size=val_size, stratify=y_rest, random_state=seed)
+    return (X_train, y_train), (X_val, y_val), (X_test, y_test)

@@ -7,22 +7,46 @@ The loop is the whole story of training, one step at a time::
     optimizer.zero_grad()                    # forget last step's gradients
     loss.backward()                          # chain rule fills every p.grad
     optimizer.step()                         # p.data -= lr * p.grad (or Adam etc.)
+
+`fit` does this on the whole data set (full batch). `fit_batches` does it on
+mini-batches from a `microgradcn.data.DataLoader`, epoch after epoch, with a
+validation set, early stopping, and one replaceable function for the
+per-batch forward and backward pass (`make_step`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
 from . import datasets, optim
 from . import functional as F
-from .engine import Value
+from .data import DataLoader, accuracy
+from .engine import Value, no_grad
 from .nn import MLP, Module
 
-__all__ = ["to_values", "fit", "History", "Task", "make_task", "make_optimizer", "OPTIMIZERS"]
+__all__ = [
+    "to_values",
+    "fit",
+    "History",
+    "Task",
+    "make_task",
+    "make_optimizer",
+    "OPTIMIZERS",
+    "make_sample_loss",
+    "make_step",
+    "evaluate",
+    "fit_batches",
+    "EpochHistory",
+    "StepFn",
+    "digits_model",
+    "train_digits",
+    "DigitsRun",
+    "DIGITS_MODELS",
+]
 
 
 def to_values(X) -> List[List[Value]]:
@@ -84,7 +108,7 @@ def fit(
     start = time.perf_counter()
     model.train()
     for _ in range(steps):
-        outputs = [model(x) for x in inputs]
+        outputs = [model(x) for x in inputs]  # type: ignore[operator]  # Module subclasses define __call__
         loss = loss_fn(outputs, targets)
         optimizer.zero_grad()
         loss.backward()
@@ -244,9 +268,320 @@ def make_task(
 
 def final_accuracy(task: Task) -> float:
     """Accuracy of the task's model on its training data, now."""
-    from .engine import no_grad
 
     task.model.eval()
     with no_grad():
         outputs = [task.model(x) for x in task.inputs]
     return task.accuracy_fn(outputs, task.targets)
+
+
+# ------------------------------------------------------------ mini-batches
+StepFn = Callable[[np.ndarray, np.ndarray], float]
+SampleLoss = Callable[[Any, Any], Value]
+
+
+def _target(t: Any) -> Any:
+    # numpy scalars (np.int64 labels) become Python numbers.
+    return t.item() if isinstance(t, np.generic) else t
+
+
+def make_sample_loss(model: Callable, loss_fn: Callable[[Any, Any], Value]) -> SampleLoss:
+    """``sample_loss(x, t) = loss_fn(model(x), t)``: the loss of one sample, a scalar Value."""
+
+    def sample_loss(x: Any, t: Any) -> Value:
+        return loss_fn(model(x), _target(t))
+
+    return sample_loss
+
+
+def make_step(sample_loss: SampleLoss, penalty: Optional[Callable[[], Value]] = None) -> StepFn:
+    """The per-batch step: ``step(batch_X, batch_y) -> loss`` (a float).
+
+    It builds the batch loss ``sum(sample_loss(x, t) for each sample) * (1 / batch size)``
+    (plus ``penalty()`` if given, e.g. an L2 term), calls ``backward()`` on it,
+    which *adds* to every parameter's ``.grad``, and returns the loss's number.
+    It neither zeroes gradients nor updates parameters: `fit_batches` does
+    that around it. Any function with this signature and behaviour (for
+    example one that replays a recorded graph) can be passed to `fit_batches`
+    as `step_fn`.
+    """
+
+    def step(batch_X: np.ndarray, batch_y: np.ndarray) -> float:
+        n = len(batch_y)
+        if n == 0:
+            raise ValueError("a mini-batch needs at least one sample, got an empty batch")
+        loss = cast(Value, sum(sample_loss(x, t) for x, t in zip(batch_X, batch_y)) * (1.0 / n))
+        if penalty is not None:
+            loss = loss + penalty()
+        loss.backward()
+        return float(loss.data)
+
+    return step
+
+
+def _label(output: Any) -> Any:
+    """The predicted class: argmax of a list of logits (first on a tie); None for a single output."""
+    if isinstance(output, (list, tuple)):
+        scores = [v.data if isinstance(v, Value) else v for v in output]
+        return scores.index(max(scores))
+    return None
+
+
+def evaluate(
+    model: Any, loss_fn: Callable[[Any, Any], Value], X, y
+) -> Tuple[float, float, np.ndarray]:
+    """``(mean loss, accuracy, predicted labels)`` of `model` on (X, y), in eval mode, without a graph.
+
+    Accuracy is the argmax accuracy of list outputs (NaN for single-Value
+    outputs, whose predictions are then returned as -1). The model's
+    train/eval mode is restored afterwards.
+    """
+    was_training = model.training
+    model.eval()
+    total, labels = 0.0, []
+    try:
+        with no_grad():
+            for x, t in zip(X, y):
+                out = model(x)
+                total += float(loss_fn(out, _target(t)).data)
+                label = _label(out)
+                labels.append(-1 if label is None else label)
+    finally:
+        model.train(was_training)
+    if not labels:
+        raise ValueError("evaluate needs at least one sample, got none")
+    preds = np.asarray(labels)
+    acc = accuracy(preds, np.asarray(y)) if not (preds == -1).all() else float("nan")
+    return total / len(labels), acc, preds
+
+
+@dataclass
+class EpochHistory:
+    """Per-epoch figures of `fit_batches`.
+
+    `loss` is the mean training loss of each epoch's batches (in training
+    mode, as the optimiser saw it). `val_loss` / `val_accuracy` are measured
+    after each epoch in eval mode; `train_eval_loss` / `train_accuracy` too
+    when ``evaluate_train=True``. `best_epoch` (1-based) has the lowest
+    validation loss; with early stopping the model ends with its weights.
+    """
+
+    loss: List[float] = field(default_factory=list)
+    val_loss: List[float] = field(default_factory=list)
+    val_accuracy: List[float] = field(default_factory=list)
+    train_eval_loss: List[float] = field(default_factory=list)
+    train_accuracy: List[float] = field(default_factory=list)
+    batch_loss: List[float] = field(default_factory=list)
+    best_epoch: Optional[int] = None
+    stopped_early: bool = False
+    seconds: float = 0.0  # wall clock, evaluation included
+    train_seconds: float = 0.0  # wall clock of the batches only (steps and updates)
+    train_cpu_seconds: float = 0.0  # CPU time of this process during the batches
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+def fit_batches(
+    model: Any,
+    loss_fn: Callable[[Any, Any], Value],
+    optimizer: optim.Optimizer,
+    train_loader: DataLoader,
+    epochs: int,
+    val: Optional[Tuple[Any, Any]] = None,
+    early_stopping: Optional[int] = None,
+    progress: bool = False,
+    step_fn: Optional[StepFn] = None,
+    penalty: Optional[Callable[[], Value]] = None,
+    evaluate_train: bool = False,
+    desc: str = "train",
+) -> EpochHistory:
+    """Mini-batch training for `epochs` epochs; returns the `EpochHistory`.
+
+    Each batch: ``optimizer.zero_grad()``, ``loss = step_fn(X_batch, y_batch)``
+    (forward and backward; default ``make_step(make_sample_loss(model, loss_fn), penalty)``),
+    ``optimizer.step()``. `loss_fn(output, target)` is the loss of ONE sample
+    (e.g. ``functional.cross_entropy`` with a class index). After each epoch
+    the model is evaluated on `val` = (X_val, y_val) if given.
+
+    `early_stopping` = patience: stop once the validation loss has not
+    improved for that many epochs, and put back the weights of the best
+    epoch. With `progress`, a tqdm bar counts batches and shows the losses.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    if early_stopping is not None:
+        if isinstance(early_stopping, bool) or not isinstance(early_stopping, int) or early_stopping < 1:
+            raise ValueError(f"early_stopping (patience in epochs) must be a positive int, got {early_stopping!r}")
+        if val is None:
+            raise ValueError("early_stopping needs a validation set: pass val=(X_val, y_val)")
+    if not isinstance(train_loader, DataLoader):
+        raise TypeError(f"train_loader must be a microgradcn.data.DataLoader, got {type(train_loader).__name__}")
+    step = step_fn if step_fn is not None else make_step(make_sample_loss(model, loss_fn), penalty)
+    history = EpochHistory()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs * len(train_loader), desc=desc, unit="batch", leave=True)
+    best_loss, best_state, waited = float("inf"), None, 0
+    start = time.perf_counter()
+    model.train()
+    try:
+        for epoch in range(1, epochs + 1):
+            total, count = 0.0, 0
+            wall, cpu = time.perf_counter(), time.process_time()
+            for X_batch, y_batch in train_loader:
+                optimizer.zero_grad()
+                loss = step(X_batch, y_batch)
+                optimizer.step()
+                history.batch_loss.append(loss)
+                total += loss * len(y_batch)
+                count += len(y_batch)
+                if bar is not None:
+                    bar.update(1)
+            history.train_seconds += time.perf_counter() - wall
+            history.train_cpu_seconds += time.process_time() - cpu
+            history.loss.append(total / count)
+            postfix = {"loss": f"{history.loss[-1]:.4f}"}
+            if evaluate_train:
+                t_loss, t_acc, _ = evaluate(model, loss_fn, train_loader.X, train_loader.y)
+                history.train_eval_loss.append(t_loss)
+                history.train_accuracy.append(t_acc)
+            if val is not None:
+                v_loss, v_acc, _ = evaluate(model, loss_fn, val[0], val[1])
+                history.val_loss.append(v_loss)
+                history.val_accuracy.append(v_acc)
+                postfix.update(val_loss=f"{v_loss:.4f}", val_acc=f"{v_acc:.1%}")
+                if v_loss < best_loss:
+                    best_loss, waited, history.best_epoch = v_loss, 0, epoch
+                    if early_stopping is not None:
+                        best_state = model.state_dict()
+                else:
+                    waited += 1
+            if bar is not None:
+                bar.set_postfix(postfix)
+            if early_stopping is not None and waited >= early_stopping:
+                history.stopped_early = True
+                break
+        if best_state is not None and history.best_epoch != history.epochs:
+            model.load_state_dict(best_state)
+    finally:
+        history.seconds = time.perf_counter() - start
+        if bar is not None:
+            bar.close()
+    return history
+
+
+# ------------------------------------------------------------ digits task
+@dataclass(frozen=True)
+class DigitsConfig:
+    """How `train_digits` trains one kind of model."""
+
+    epochs: int
+    lr: float
+    batch_size: int
+    input_shape: Tuple[int, ...]  # of one sample, as the model reads it
+
+
+DIGITS_MODELS: Dict[str, DigitsConfig] = {
+    # Linear(64, 32) -> ReLU -> Linear(32, 10)
+    "mlp": DigitsConfig(epochs=10, lr=0.01, batch_size=16, input_shape=(64,)),
+    # Conv2d(1, 8, 3) -> ReLU -> MaxPool2d(2, stride=1) -> Flatten -> Linear(200, 10)
+    "cnn": DigitsConfig(epochs=12, lr=0.01, batch_size=16, input_shape=(1, 8, 8)),
+}
+
+
+def digits_model(kind: str = "cnn", seed: int = 0) -> Any:
+    """The digits networks (PyTorch's default initialisation), seeded.
+
+    * ``mlp``: Linear(64, 32) → ReLU → Linear(32, 10), 2,410 parameters.
+    * ``cnn``: Conv2d(1, 8, 3) → ReLU → MaxPool2d(2, stride=1) → Flatten → Linear(200, 10):
+      8 filters of 3x3 make 8 maps of 6x6, pooling keeps the largest of each
+      2x2 window (5x5), and one linear layer reads the 200 numbers; 2,090 parameters.
+    """
+    from .nn import Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential
+
+    rng = np.random.default_rng(seed)
+    if kind == "mlp":
+        return Sequential(Linear(64, 32, rng=rng), ReLU(), Linear(32, 10, rng=rng))
+    if kind == "cnn":
+        return Sequential(Conv2d(1, 8, 3, rng=rng), ReLU(), MaxPool2d(2, stride=1), Flatten(), Linear(200, 10, rng=rng))
+    raise ValueError(f"unknown digits model {kind!r}; expected 'mlp' or 'cnn'")
+
+
+@dataclass
+class DigitsRun:
+    """Everything `train_digits` produced."""
+
+    kind: str
+    model: Module
+    history: EpochHistory
+    test_accuracy: float
+    test_predictions: np.ndarray
+    y_test: np.ndarray
+    train_samples: int
+    nodes_per_sample: int
+    seconds: float  # training and evaluation, wall clock
+
+    @property
+    def ms_per_sample(self) -> float:
+        """Wall-clock training time per sample visited (forward, backward and update; evaluation excluded)."""
+        return 1000.0 * self.history.train_seconds / max(1, self.history.epochs * self.train_samples)
+
+    @property
+    def cpu_ms_per_sample(self) -> float:
+        """The same in CPU time of this process (what a benchmark on a shared machine should compare)."""
+        return 1000.0 * self.history.train_cpu_seconds / max(1, self.history.epochs * self.train_samples)
+
+
+def train_digits(
+    kind: str = "cnn",
+    epochs: Optional[int] = None,
+    seed: int = 0,
+    progress: bool = False,
+    subset: Optional[int] = None,
+    early_stopping: Optional[int] = None,
+    make_step_fn: Optional[Callable[[Module, SampleLoss], StepFn]] = None,
+) -> DigitsRun:
+    """Train the `kind` model ("mlp" or "cnn") on the handwritten digits; evaluate it on the test set.
+
+    Adam with lr decaying linearly to 0, mini-batches of 16, softmax
+    cross-entropy, validation after every epoch; everything seeded by `seed`.
+    `subset` trains on only the first `subset` training images (for quick
+    runs). `make_step_fn(model, sample_loss)` may build a different
+    per-batch step (see `make_step`). Needs scikit-learn (the ``data`` extra).
+    """
+    from .engine import topological_order
+
+    if kind not in DIGITS_MODELS:
+        raise ValueError(f"unknown digits model {kind!r}; expected 'mlp' or 'cnn'")
+    config = DIGITS_MODELS[kind]
+    epochs = config.epochs if epochs is None else epochs
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
+        raise ValueError(f"subset must be a positive int, got {subset!r}")
+    start = time.perf_counter()
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = datasets.digits(seed=seed)
+    if subset is not None:
+        X_train, y_train = X_train[:subset], y_train[:subset]
+
+    def shape(X: np.ndarray) -> np.ndarray:
+        return X.reshape((len(X),) + config.input_shape)
+
+    model = digits_model(kind, seed=seed)
+    loader = DataLoader(shape(X_train), y_train, batch_size=config.batch_size, shuffle=True, seed=seed)
+    total_steps = epochs * len(loader)
+    lr0 = config.lr
+    opt = optim.Adam(model.parameters(), lr=lambda k: lr0 * (1.0 - k / total_steps))
+    sample_loss = make_sample_loss(model, F.cross_entropy)
+    nodes = len(topological_order(sample_loss(shape(X_train[:1])[0], y_train[0])))
+    model.zero_grad()
+    step = make_step_fn(model, sample_loss) if make_step_fn is not None else make_step(sample_loss)
+    history = fit_batches(model, F.cross_entropy, opt, loader, epochs, val=(shape(X_val), y_val),
+                          early_stopping=early_stopping, progress=progress, step_fn=step, desc=f"digits {kind}")
+    _, test_acc, preds = evaluate(model, F.cross_entropy, shape(X_test), y_test)
+    return DigitsRun(kind, model, history, test_acc, preds, y_test, len(y_train), nodes,
+                     time.perf_counter() - start)

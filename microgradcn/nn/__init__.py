@@ -1,4 +1,4 @@
-"""Neural networks built from `Value`s: neurons, layers, MLPs, dropout, batch norm, a small GPT.
+"""Neural networks built from `Value`s: neurons, layers, MLPs, convolutions, pooling, normalisation, a small GPT.
 
 Everything here is ordinary Python on top of the engine: a `Neuron` is a list
 of weight Values and a bias Value, its output is a Value expression, and
@@ -14,9 +14,13 @@ every multiplication can be seen in the computation graph.
 """
 
 from ..serialization import load, save
+from ._nested import as_values
+from .activation import LeakyReLU, Maxout, ReLU, RReLU, Sigmoid, Tanh
+from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d
 from .linear import Linear, Sequential
 from .mlp import ACTIVATIONS, MLP, Layer, Neuron
 from .module import Module
+from .normalization import LayerNorm
 from .regularization import BatchNorm, Dropout, PReLU
 from .transformer import GPT, Block, CausalSelfAttention, Embedding, KVCache, MLPBlock, RMSNorm, embed, nll
 
@@ -27,6 +31,16 @@ __all__ = [
     "MLP",
     "Linear",
     "Sequential",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Flatten",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "LeakyReLU",
+    "RReLU",
+    "Maxout",
     "PReLU",
     "Dropout",
     "BatchNorm",
@@ -39,6 +53,8 @@ __all__ = [
     "GPT",
     "embed",
     "nll",
+    "LayerNorm",
+    "as_values",
     "ACTIVATIONS",
     "save",
     "load",

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import init as initialisers
 from ..engine import Value
+from ._nested import as_value
 from .module import Module
 
 __all__ = ["Linear", "Sequential"]
@@ -22,7 +23,8 @@ class Linear(Module):
     Values (absent with ``bias=False``), as in ``torch.nn.Linear``. Weights and
     biases start from `init` (default: PyTorch's U(−1/√nin, 1/√nin)). Each
     output is built as ``((b + w0*x0) + w1*x1) + ...``, the order `Neuron` uses.
-    Calling it on a list of `nin` numbers or Values returns a list of `nout` Values.
+    Calling it on a list of `nin` numbers or Values (numbers are wrapped into
+    leaf Values once) returns a list of `nout` Values.
     """
 
     def __init__(
@@ -45,8 +47,12 @@ class Linear(Module):
         self._nin, self._nout, self._has_bias = nin, nout, bias
 
     def __call__(self, x: Sequence[Number]) -> List[Value]:
+        if isinstance(x, np.ndarray):
+            x = x.tolist()
         if len(x) != self._nin:
             raise ValueError(f"{self!r} expects {self._nin} inputs, got {len(x)}")
+        # Numbers become leaves once, shared by every output (not one constant per multiplication).
+        x = [v if type(v) is Value else as_value(v) for v in x]
         out = []
         for j, row in enumerate(self.weight):
             act = self.bias[j] if self._has_bias else row[0] * x[0]
