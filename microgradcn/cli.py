@@ -281,7 +281,7 @@ def _gallery(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    """Run the benchmarks (moons, chain, wide, baseline) and print their figures."""
+    """Run the benchmarks (moons with its baseline and replay rows, chain, wide, gpt) and print their figures."""
     if args.workload == "gpt":
         from .bench.gpt import main as gpt_main
 
@@ -290,12 +290,9 @@ def _bench(args: argparse.Namespace) -> int:
         except ImportError as error:  # the names come from Faker
             print(f"microgradcn bench gpt: {error}", file=sys.stderr)
             return 2
-    if args.json:
-        print(f"microgradcn bench: --json is available for 'gpt' only, not {args.workload!r}", file=sys.stderr)
-        return 2
     from .bench import main as bench_main
 
-    return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off)
+    return bench_main(args.workload, quick=args.quick, gc_off=args.gc_off, as_json=args.json)
 
 
 def _dpi(text: str) -> float:
@@ -358,12 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="运行性能基准并打印结果。 (Run the benchmarks and print their figures.)",
     )
     bench.add_argument(
-        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "baseline", "micrograd", "gpt", "all"],
-        help="要运行的基准 which benchmark (default: all)",
+        "workload", nargs="?", default="all", choices=["moons", "chain", "wide", "gpt", "all"],
+        help="要运行的基准 which benchmark (default: all; moons includes the float baseline, replay and, "
+        "when installed, micrograd and PyTorch)",
     )
     bench.add_argument("--quick", action="store_true", help="小规模快速运行(CI 用) (small sizes, for CI)")
     bench.add_argument("--gc-off", action="store_true", help="chain 与 wide 运行时关闭垃圾回收器 (collector off)")
-    bench.add_argument("--json", action="store_true", help="gpt: 最后一行输出一个 JSON 对象 (one JSON object last)")
+    bench.add_argument("--json", action="store_true",
+                       help="最后一行打印一个 JSON 对象 (print one JSON object with the figures on the last line)")
     bench.set_defaults(func=_bench)
     return parser
 
