@@ -3,11 +3,13 @@
 No timing is asserted anywhere: only that the code runs and the numbers agree.
 """
 
+import json
 import math
 
 import pytest
 
 from microgradcn import Value, bench, topological_order
+from microgradcn.bench import baseline, moons
 from microgradcn.cli import main as cli_main
 
 
@@ -37,6 +39,80 @@ def test_engine_and_baseline_train_to_the_same_losses():
     assert engine_run.losses == baseline_run.losses  # same arithmetic, same order: bit for bit
     assert engine_run.accuracy == baseline_run.accuracy
     assert engine_run.losses[-1] < engine_run.losses[0]
+
+
+def test_baseline_gradients_equal_the_engines_at_every_step():
+    X, y = bench.make_moons()
+    model = bench.make_model()
+    params = model.parameters()
+    W = [rows for rows, _ in bench.model_weights(model)]
+    B = [biases for _, biases in bench.model_weights(model)]
+    for k in range(6):
+        loss = bench.moons_graph(model, X, y)
+        for p in params:
+            p.grad = 0
+        loss.backward()
+        total, correct, gW, gB = bench.baseline_step(W, B, X, y)
+        flat = [g for grows, gbias in zip(gW, gB) for grow, gb in zip(grows, gbias) for g in (*grow, gb)]
+        assert total == loss.data
+        assert flat == [p.grad for p in params]  # ==, not approx: the engine's order of accumulation
+        assert any(g != 0 for g in flat)
+        lr = 1.0 - 0.9 * k / 100
+        for p in params:
+            p.data -= lr * p.grad
+        W = [rows for rows, _ in bench.model_weights(model)]
+        B = [biases for _, biases in bench.model_weights(model)]
+
+
+def test_baseline_adds_left_to_right_like_the_engine():
+    # A compensated sum (CPython >= 3.12's sum() of floats, math.fsum) would give 1.0 here.
+    assert baseline._sum([1e16, 1.0, -1e16], 0.0) == 0.0
+    assert baseline._sequential_sum([1e16, 1.0, -1e16], 0.0) == 0.0
+    assert baseline._sequential_sum([0.1, 0.2], 0.3) == (0.3 + 0.1) + 0.2
+
+
+def test_moons_rows_are_bit_identical_and_shaped_for_json():
+    report = bench.run_moons(steps=3, repeats=1, competitors=False)
+    assert json.loads(json.dumps(report)) == report
+    assert report["workload"] == "moons" and report["steps"] == 3
+    assert set(report["rows"]) == {"eager", "replay-python", "replay-numpy", "baseline"}
+    assert set(report["record_s"]) == {"replay-python", "replay-numpy"}
+    final = report["rows"]["eager"]["final_loss"]
+    assert isinstance(final, str) and float(final) > 0
+    for name, row in report["rows"].items():
+        assert set(row) == {"ms_per_step", "ratio_to_baseline", "final_loss", "bit_identical_to_eager",
+                            "max_abs_loss_diff", "max_abs_grad_diff"}, name
+        assert row["bit_identical_to_eager"] is True, name
+        assert row["final_loss"] == final and row["max_abs_grad_diff"] == 0.0
+    assert report["rows"]["baseline"]["ratio_to_baseline"] == 1.0
+
+
+def test_a_row_that_differs_from_eager_is_flagged():
+    X, y = bench.make_moons()
+    eager = moons.run_eager(X, y, 2)
+    other = moons.run_baseline(X, y, 2)
+    assert other.losses == eager.losses and other.grads == eager.all_grads[-1]
+    other.grads[5] += 1e-17 if other.grads[5] == 0 else abs(other.grads[5]) * 1e-15
+    assert other.grads != eager.all_grads[-1]  # what run_moons checks for bit_identical_to_eager
+
+
+def test_torch_rows_agree_with_eager():
+    pytest.importorskip("torch")
+    X, y = bench.make_moons()
+    eager = moons.run_eager(X, y, 3)
+    batched = moons.run_torch_batched(X, y, 3)
+    assert batched.losses == pytest.approx(eager.losses, rel=1e-12)
+    assert batched.grads == pytest.approx(eager.grads, rel=1e-9, abs=1e-15)
+    scalar = moons.run_torch_scalar(X, y, 1)
+    assert scalar.losses == eager.losses[:1]  # the same scalar operations in the same order
+    assert scalar.grads == pytest.approx(eager.all_grads[0], rel=1e-12, abs=1e-15)
+
+
+def test_micrograd_row_matches_eager_when_installed():
+    pytest.importorskip("micrograd")
+    X, y = bench.make_moons()
+    row = moons.run_micrograd(X, y, 1)
+    assert row.losses == moons.run_eager(X, y, 1).losses
 
 
 def test_engine_runs_are_bit_identical():
@@ -110,8 +186,28 @@ def test_quick_cli_run_prints_every_workload_and_agrees(capsys):
     assert cli_main(["bench", "--quick"]) == 0
     out = capsys.readouterr().out
     assert "65,818 nodes per step" in out
-    assert "bit-identical" in out
+    assert "bit-identical to eager" in out and "flatness" in out and "opt.step" in out
     assert "chain:" in out and "wide:" in out
+
+
+@pytest.mark.slow
+def test_quick_moons_json_is_one_object_on_the_last_line(capsys):
+    assert cli_main(["bench", "moons", "--quick", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["workload"] == "moons" and report["steps"] == 5
+    assert set(report["record_s"]) == {"replay-python", "replay-numpy"}
+    rows = report["rows"]
+    for name in ("eager", "replay-python", "replay-numpy", "baseline"):
+        assert rows[name]["bit_identical_to_eager"] is True
+        assert rows[name]["final_loss"] == rows["eager"]["final_loss"]
+    for name, module in (("micrograd", "micrograd"), ("torch-scalar", "torch"), ("torch-batched", "torch")):
+        try:
+            __import__(module)
+        except ImportError:
+            assert name not in rows
+        else:
+            assert name in rows and isinstance(rows[name]["bit_identical_to_eager"], bool)
+    assert rows.get("torch-scalar", {}).get("steps", 2) == 2  # few steps: compared over those steps
 
 
 def test_bench_rejects_unknown_workload():
@@ -119,14 +215,22 @@ def test_bench_rejects_unknown_workload():
         cli_main(["bench", "everything"])
 
 
-def test_micrograd_comparison_is_skipped_with_a_message_when_absent(capsys, monkeypatch):
+def test_micrograd_comparison_is_skipped_when_absent(monkeypatch):
     import sys
 
     for name in ("micrograd", "micrograd.engine", "micrograd.nn"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import micrograd...` fail
-    assert bench.run_micrograd(1) is None
-    assert bench._print_micrograd(None) is True
-    assert "not installed" in capsys.readouterr().out
+    X, y = bench.make_moons()
+    assert bench.run_micrograd(X, y, 1) is None
+
+
+def test_flatness_and_collection_figures():
+    flat = bench.run_flatness(small=200, large=2_000, repeats=1)
+    assert flat["small_nodes"] == 200 and flat["large_nodes"] == 2_000
+    assert flat["ratio"] == flat["large_ns_per_node"] / flat["small_ns_per_node"] > 0
+    counts = bench.run_collections(steps=1)
+    assert set(counts["collections"]) == {"forward", "backward", "opt.step"}
+    assert counts["collections"]["opt.step"]["gen2"] == 0  # the step after backward() scans no graph
 
 
 def test_collector_context_restores_the_users_setting():

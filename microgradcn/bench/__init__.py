@@ -1,18 +1,18 @@
-"""Benchmarks: moons, chain, wide, and a plain-float baseline (see README, 性能).
+"""Benchmarks: moons (engine, replay, float baseline, competitors), chain and wide (see README, 性能).
 
 Every workload prints figures; none asserts a time. Times are CPU seconds of
-this process (`time.process_time`), the best of several repeats. The ratio engine/baseline,
-measured in the same run, is the number that compares across machines.
+this process (`time.process_time`), the best of several repeats. Ratios to the
+plain-float baseline, measured in the same run, are the numbers that compare
+across machines.
 
-* ``moons``: micrograd's demo, written as a user would write it: an
-  ``MLP(2, [16, 16, 1])`` trained on 100 moons points with a mean hinge loss
-  plus 1e-4 L2, 100 full-batch SGD steps with lr = 1.0 - 0.9 k / 100.
-* ``baseline``: the same training with plain floats and hand-written
-  backprop, starting from the same weights and doing the same arithmetic in
-  the same order, so its final loss equals the engine's bit for bit.
-* ``chain``: ``x = x * 1.0001 + 0.1`` repeated N times, then backward.
+* ``moons`` (`microgradcn.bench.moons`): micrograd's demo, an ``MLP(2, [16, 16, 1])``
+  trained on 100 moons points, run by the eager engine, by replay (python and numpy
+  backends), by plain floats with hand-written backprop (`microgradcn.bench.baseline`)
+  and, when importable, by micrograd and PyTorch; every row checked against eager, bit for bit.
+* ``chain``: ``x = x * 1.0001 + 0.1`` repeated N times, then backward; plus the eager
+  engine's forward cost per node at 10^4 and 10^6 nodes, and the collections during
+  an optimiser step after ``backward()``.
 * ``wide``: a seeded random graph of mixed operations (200,000 Values).
-* ``micrograd``: the moons loop on karpathy's micrograd, only if it is installed.
 
 Run ``microgradcn bench --help`` or ``python benchmarks/run_all.py``.
 """
@@ -20,30 +20,38 @@ Run ``microgradcn bench --help`` or ``python benchmarks/run_all.py``.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import random
 import resource
 import sys
-import time
 import tracemalloc
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Sequence, Tuple
 
-from .. import engine
 from ..engine import Value, topological_order
+from .baseline import TrainResult, baseline_step, clock, model_weights, train_baseline
+from .moons import (
+    MODEL_SEED,
+    MOONS_NODES_PER_STEP,
+    MOONS_POINTS,
+    MOONS_SEED,
+    MOONS_SIZES,
+    MOONS_STEPS,
+    make_model,
+    make_moons,
+    moons_graph,
+    run_micrograd,
+    run_moons,
+    train_moons,
+)
 
-MOONS_SEED = 0  # data (microgradcn.datasets.make_moons)
-MODEL_SEED = 0  # initial weights
-MOONS_SIZES = (16, 16, 1)
-MOONS_POINTS = 100
-MOONS_STEPS = 100
-MOONS_NODES_PER_STEP = 65_818  # micrograd's demo graph: the same expression, node for node
+__all__ = ["TrainResult", "baseline_step", "clock", "model_weights", "train_baseline", "MODEL_SEED",
+           "MOONS_NODES_PER_STEP", "MOONS_POINTS", "MOONS_SEED", "MOONS_SIZES", "MOONS_STEPS", "make_model",
+           "make_moons", "moons_graph", "run_micrograd", "run_moons", "train_moons", "collector",
+           "run_chain", "run_flatness", "run_collections", "wide_program", "build_wide", "run_wide", "main"]
+
 WIDE_SEED = 2024
-
-# CPU time of this process: on a shared machine, time spent waiting while other
-# processes run is not ours. The collector's work is CPU time and is counted.
-clock = time.process_time
 
 
 # ------------------------------------------------------------------ helpers
@@ -88,179 +96,6 @@ def best_of(repeats: int, func: Callable[[], float]) -> float:
     return min(func() for _ in range(repeats))
 
 
-# -------------------------------------------------------------------- moons
-def make_moons(n: int = MOONS_POINTS, noise: float = 0.1, seed: int = MOONS_SEED):
-    """The workload's data as plain lists: ``X`` (n rows of [x0, x1]) and labels ``y`` (-1 / +1)."""
-    from ..datasets import make_moons as moons
-
-    X, y = moons(n, noise=noise, seed=seed, signed=True)
-    return X.tolist(), y.tolist()
-
-
-def make_model():
-    """The demo's model: 2 inputs, two ReLU layers of 16, one linear output."""
-    from ..nn import MLP
-
-    return MLP(2, list(MOONS_SIZES), seed=MODEL_SEED)
-
-
-@dataclass
-class TrainResult:
-    """What one training run produced."""
-
-    name: str
-    steps: int
-    seconds: float
-    final_loss: float
-    accuracy: float
-    losses: List[float] = field(default_factory=list)
-
-    @property
-    def ms_per_step(self) -> float:
-        return 1000 * self.seconds / self.steps
-
-
-def train_moons(model, X, y, steps: int = MOONS_STEPS, value_type: type = Value) -> TrainResult:
-    """micrograd's demo loop, as a user writes it (forward, backward, SGD).
-
-    `value_type` is the scalar class of `model` (micrograd's Value for the comparison run).
-    """
-    params = model.parameters()
-
-    def loss():
-        inputs = [[value_type(a) for a in row] for row in X]
-        scores = [model(x) for x in inputs]
-        losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        reg_loss = 1e-4 * sum(p * p for p in params)
-        total = data_loss + reg_loss
-        accuracy = sum((yi > 0) == (si.data > 0) for yi, si in zip(y, scores)) / len(y)
-        return total, accuracy
-
-    history = []
-    start = clock()
-    for k in range(steps):
-        total, accuracy = loss()
-        for p in params:
-            p.grad = 0
-        total.backward()
-        lr = 1.0 - 0.9 * k / 100
-        for p in params:
-            p.data -= lr * p.grad
-        history.append(total.data)
-    seconds = clock() - start
-    return TrainResult("engine", steps, seconds, history[-1], accuracy, history)
-
-
-def moons_graph(model, X, y) -> Value:
-    """One step's loss graph (for counting nodes)."""
-    params = model.parameters()
-    inputs = [[Value(a) for a in row] for row in X]
-    scores = [model(x) for x in inputs]
-    losses = [(1 + -yi * si).relu() for yi, si in zip(y, scores)]
-    return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
-
-
-# ----------------------------------------------------------------- baseline
-def model_weights(model) -> List[Tuple[List[List[float]], List[float]]]:
-    """The model's weights as plain floats: per layer, (rows of weights, biases)."""
-    layers = []
-    for layer in model.layers:
-        layers.append(([[w.data for w in n.w] for n in layer.neurons], [n.b.data for n in layer.neurons]))
-    return layers
-
-
-def train_baseline(layers, X, y, steps: int = MOONS_STEPS) -> TrainResult:
-    """The demo with plain floats and hand-written backprop.
-
-    Same arithmetic in the same order as the engine's graph and backward
-    (bias first, then w0*x0, w1*x1, ...; samples accumulated in order, the
-    L2 term last and added twice as p*p's two parents), so the losses agree
-    bit for bit, not just approximately.
-    """
-    W = [[list(row) for row in weights] for weights, _ in layers]
-    B = [list(biases) for _, biases in layers]
-    depth = len(W)
-    n = len(X)
-    scale = 1.0 / n
-    history = []
-    start = clock()
-    for k in range(steps):
-        # ---- forward: keep every layer's input and pre-activation
-        gW = [[[0] * len(row) for row in weights] for weights in W]
-        gB = [[0] * len(biases) for biases in B]
-        data_sum = 0
-        correct = 0
-        caches = []
-        for i in range(n):
-            h = X[i]
-            trace = []
-            for layer in range(depth):
-                pre = []
-                for row, b in zip(W[layer], B[layer]):
-                    act = b
-                    for w, x in zip(row, h):
-                        act += w * x
-                    pre.append(act)
-                trace.append((h, pre))
-                h = [a if a > 0 else 0 for a in pre] if layer < depth - 1 else pre
-            score = h[0]
-            margin = 1 + (-y[i]) * score
-            data_sum = data_sum + (margin if margin > 0 else 0)
-            correct += (y[i] > 0) == (score > 0)
-            caches.append((trace, margin))
-        square_sum = 0
-        for layer in range(depth):
-            for row, b in zip(W[layer], B[layer]):
-                for w in row:
-                    square_sum = square_sum + w * w
-                square_sum = square_sum + b * b
-        total = data_sum * scale + 1e-4 * square_sum
-        # ---- backward: samples in order, then the L2 term. A zero gradient
-        # is skipped (adding zeros changes no sum), as anyone writing this by hand would.
-        for i in range(n):
-            trace, margin = caches[i]
-            if margin <= 0:
-                continue
-            grads = [(-y[i]) * scale]  # d total / d score
-            for layer in range(depth - 1, -1, -1):
-                h, pre = trace[layer]
-                if layer < depth - 1:  # ReLU
-                    grads = [g if a > 0 else 0 for a, g in zip(pre, grads)]
-                width = range(len(h))
-                gh = [0] * len(h)
-                rows, grows, gbias = W[layer], gW[layer], gB[layer]
-                for j, g in enumerate(grads):
-                    if not g:
-                        continue
-                    gbias[j] += g
-                    row, grow = rows[j], grows[j]
-                    for m in width:
-                        grow[m] += h[m] * g
-                        gh[m] += row[m] * g
-                grads = gh
-        g_square = 1e-4
-        for layer in range(depth):
-            for row, grow in zip(W[layer], gW[layer]):
-                for m, w in enumerate(row):
-                    grow[m] += w * g_square
-                    grow[m] += w * g_square
-            for j, b in enumerate(B[layer]):
-                gB[layer][j] += b * g_square
-                gB[layer][j] += b * g_square
-        # ---- SGD
-        lr = 1.0 - 0.9 * k / 100
-        for layer in range(depth):
-            for row, grow in zip(W[layer], gW[layer]):
-                for m in range(len(row)):
-                    row[m] -= lr * grow[m]
-            for j in range(len(B[layer])):
-                B[layer][j] -= lr * gB[layer][j]
-        history.append(total)
-    seconds = clock() - start
-    return TrainResult("baseline", steps, seconds, history[-1], correct / n, history)
-
-
 # -------------------------------------------------------------------- chain
 def run_chain(n: int) -> Dict[str, float]:
     """``x = x * 1.0001 + 0.1`` n times from one leaf, then backward.
@@ -287,6 +122,101 @@ def run_chain(n: int) -> Dict[str, float]:
         "backward_ns_per_op": 1e9 * (done - built) / ops,
         "grad_rel_error": abs(x0.grad - expected_grad) / expected_grad,
     }
+
+
+def run_flatness(small: int = 10_000, large: int = 1_000_000, repeats: int = 3) -> Dict[str, Any]:
+    """The eager engine's forward ns per recorded node of a chain of `small` and of `large` nodes.
+
+    The collector on, as a user runs (best of `repeats`; the small chain is
+    also repeated enough to time it reliably). Flat cost: ``ratio`` near 1.
+    ``large_collections``: the collections (by generation) while the large chain was built;
+    ``large_gc_ns_per_node``: the part of its ns/node spent inside them; ``large_system_ns_per_node``: the
+    part spent in the kernel (page faults of fresh memory: the small chain reuses memory already mapped).
+    """
+    collections = [0, 0, 0]
+    in_gc = [0.0, 0.0]  # CPU seconds inside the collector, when the current collection started
+    spent: List[Any] = [0.0, [0, 0, 0], 0.0]  # the best repeat's seconds in the collector, collections, system time
+
+    def count(event: str, info: Dict[str, Any]) -> None:
+        if event == "start":
+            collections[info["generation"]] += 1
+            in_gc[1] = clock()
+        else:
+            in_gc[0] += clock() - in_gc[1]
+
+    def forward_ns(nodes: int, times: int) -> float:
+        best = math.inf
+        for _ in range(times):
+            gc.collect()
+            collections[:] = [0, 0, 0]
+            in_gc[0] = 0.0
+            x = Value(1.0)
+            gc.callbacks.append(count)
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            start = clock()
+            for _ in range(nodes // 2):
+                x = x * 1.0001 + 0.1
+            took = clock() - start
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            gc.callbacks.remove(count)
+            if took < best:
+                best, spent[0], spent[1] = took, in_gc[0], list(collections)
+                spent[2] = after.ru_stime - before.ru_stime  # the kernel's part: mostly first touches of new memory
+            del x
+        return 1e9 * best / nodes
+
+    with collector(True):
+        small_ns = forward_ns(small, max(repeats, 1) * 10)
+        large_ns = forward_ns(large, repeats)
+    return {"small_nodes": small, "large_nodes": large, "small_ns_per_node": small_ns,
+            "large_ns_per_node": large_ns, "ratio": large_ns / small_ns,
+            "large_collections": dict(zip(("gen0", "gen1", "gen2"), spent[1])),
+            "large_gc_ns_per_node": 1e9 * spent[0] / large, "large_system_ns_per_node": 1e9 * spent[2] / large}
+
+
+def run_collections(steps: int = 5) -> Dict[str, Any]:
+    """How many collections (by generation) run in each phase of the moons loop with `optim.SGD`.
+
+    Counted with `gc.callbacks` over `steps` steps, the collector on. The
+    optimiser's step should not pay a collection of the graph ``backward()`` just used.
+    """
+    from ..optim import SGD
+
+    X, y = make_moons()
+    model = make_model()
+    opt = SGD(model.parameters(), lr=0.1)
+    phases = ("forward", "backward", "opt.step")
+    counts = {phase: [0, 0, 0] for phase in phases}
+    seconds = {phase: 0.0 for phase in phases}
+    current = ["none"]
+
+    def count(event: str, info: Dict[str, Any]) -> None:
+        if event == "start" and current[0] in counts:
+            counts[current[0]][info["generation"]] += 1
+
+    with collector(True):
+        gc.callbacks.append(count)
+        try:
+            for _ in range(steps):
+                current[0] = "forward"
+                start = clock()
+                loss = moons_graph(model, X, y)
+                seconds["forward"] += clock() - start
+                current[0] = "backward"
+                start = clock()
+                opt.zero_grad()
+                loss.backward()
+                seconds["backward"] += clock() - start
+                current[0] = "opt.step"
+                start = clock()
+                opt.step()
+                seconds["opt.step"] += clock() - start
+                current[0] = "none"
+        finally:
+            gc.callbacks.remove(count)
+    return {"steps": steps,
+            "collections": {phase: dict(zip(("gen0", "gen1", "gen2"), c)) for phase, c in counts.items()},
+            "ms_per_step": {phase: 1000 * s / steps for phase, s in seconds.items()}}
 
 
 # --------------------------------------------------------------------- wide
@@ -356,119 +286,26 @@ def run_wide(size: int = 200_000, repeats: int = 3) -> Dict[str, float]:
     }
 
 
-# -------------------------------------------------------------------- moons
-def run_moons(steps: int = MOONS_STEPS, repeats: int = 1, pause_off_row: bool = True) -> Dict[str, object]:
-    """The demo with the collector on and off, the baseline, memory and node count."""
-    X, y = make_moons()
-    model = make_model()
-    initial = model_weights(model)
-
-    def fresh_engine_run() -> TrainResult:
-        m = make_model()
-        return train_moons(m, X, y, steps)
-
-    results: Dict[str, object] = {}
-    results["nodes_per_step"] = len(topological_order(moons_graph(model, X, y)))
-
-    def fastest(run: Callable[[], TrainResult], times: int) -> TrainResult:
-        return min((run() for _ in range(times)), key=lambda r: r.seconds)
-
-    runs = {}
-    with collector(True):
-        runs["engine"] = fastest(fresh_engine_run, repeats)
-    with collector(False):
-        runs["engine, collector off"] = fastest(fresh_engine_run, repeats)
-    if pause_off_row:
-        engine.set_gc_pause(False)
-        try:
-            with collector(True):
-                runs["engine, no GC pause"] = fresh_engine_run()
-        finally:
-            engine.set_gc_pause(True)
-    with collector(True):
-        runs["baseline"] = fastest(lambda: train_baseline(initial, X, y, steps), max(repeats, 3))
-    results["runs"] = runs
-
-    # Peak heap of a few steps of the user loop (the old graph lives while the new one is built).
-    peak_steps = min(steps, 3)
-    with collector(True):
-        results["peak_mib"] = traced_peak_mib(lambda: train_moons(make_model(), X, y, peak_steps))
-        results["baseline_peak_mib"] = traced_peak_mib(lambda: train_baseline(initial, X, y, peak_steps))
-    results["max_rss_mib"] = max_rss_mib()
-    return results
-
-
-# ---------------------------------------------------------------- micrograd
-def run_micrograd(steps: int) -> Optional[Dict[str, TrainResult]]:
-    """The same moons loop on karpathy's micrograd, if it is importable (never a dependency).
-
-    Its model gets our initial weights, so its losses must match ours. Few
-    steps: with the collector on, micrograd takes seconds per step.
-    """
-    try:
-        from micrograd.engine import Value as MicrogradValue
-        from micrograd.nn import MLP as MicrogradMLP
-    except ImportError:
-        return None
-    X, y = make_moons()
-    initial = model_weights(make_model())
-
-    def fresh_model():
-        model = MicrogradMLP(2, list(MOONS_SIZES))
-        for layer, (weights, biases) in zip(model.layers, initial):
-            for neuron, row, bias in zip(layer.neurons, weights, biases):
-                for w, value in zip(neuron.w, row):
-                    w.data = value
-                neuron.b.data = bias
-        return model
-
-    runs = {}
-    with collector(True):
-        runs["micrograd"] = train_moons(fresh_model(), X, y, steps, MicrogradValue)
-    with collector(False):
-        runs["micrograd, collector off"] = train_moons(fresh_model(), X, y, steps, MicrogradValue)
-    gc.collect()  # micrograd's graphs are cycles: free them now
-    with collector(True):
-        runs["microgradcn"] = train_moons(make_model(), X, y, steps)
-        baselines = [train_baseline(initial, X, y, steps) for _ in range(3)]
-        runs["baseline"] = min(baselines, key=lambda r: r.seconds)
-    return runs
-
-
-def _print_micrograd(runs: Optional[Dict[str, TrainResult]]) -> bool:
-    if runs is None:
-        print("micrograd: not installed, comparison skipped (pip install micrograd to add it)")
-        return True
-    base = runs["baseline"]
-    print(f"micrograd (same machine, same run): moons, first {base.steps} steps, initial weights copied")
-    for name, run in runs.items():
-        ratio = run.ms_per_step / base.ms_per_step
-        print(f"  {name:<26}{run.ms_per_step:>10.2f} ms/step{ratio:>10.1f} × baseline")
-    worst = max(abs(a - b) for run in runs.values() for a, b in zip(run.losses, base.losses))
-    print(f"  largest loss difference to the baseline over those steps: {worst:.3g}")
-    return worst <= 1e-9
-
-
 # ----------------------------------------------------------------- printing
-def _print_moons(results: Dict[str, object]) -> bool:
-    runs: Dict[str, TrainResult] = results["runs"]  # type: ignore[assignment]
-    base = runs["baseline"]
-    steps = base.steps
-    print(f"moons: MLP(2, [16, 16, 1]), {MOONS_POINTS} points, {steps} steps, "
-          f"{results['nodes_per_step']:,} nodes per step")
-    print(f"  {'run':<26}{'ms/step':>10}{'× baseline':>12}{'final loss':>22}{'accuracy':>10}")
-    for name, run in runs.items():
-        print(f"  {name:<26}{run.ms_per_step:>10.2f}{run.ms_per_step / base.ms_per_step:>12.1f}"
-              f"{run.final_loss:>22.17g}{run.accuracy:>10.0%}")
-    print(f"  peak heap (tracemalloc, {min(steps, 3)} steps): engine {results['peak_mib']:.1f} MiB, "
-          f"baseline {results['baseline_peak_mib']:.1f} MiB; "
-          f"process max RSS {results['max_rss_mib']:.0f} MiB")
-    worst = max(abs(run.final_loss - base.final_loss) for run in runs.values())
-    agree = worst <= 1e-9
-    identical = all(run.losses == base.losses for run in runs.values())
-    print(f"  engine and baseline final losses differ by {worst:.3g} "
-          f"({'bit-identical' if identical else 'agree to 1e-9' if agree else 'DISAGREE'})")
-    return agree
+def _print_moons(report: Dict[str, Any]) -> bool:
+    rows = report["rows"]
+    print(f"moons: MLP(2, [16, 16, 1]), {MOONS_POINTS} points, {report['steps']} steps, "
+          f"{MOONS_NODES_PER_STEP:,} nodes per step (CPU time, best of the repeats)")
+    print(f"  {'row':<19}{'steps':>6}{'ms/step':>10}{'× baseline':>12}{'final loss':>22}  bit-identical to eager")
+    for name, row in rows.items():
+        print(f"  {name:<19}{row.get('steps', report['steps']):>6}{row['ms_per_step']:>10.2f}"
+              f"{row['ratio_to_baseline']:>12.2f}{float(row['final_loss']):>22.17g}  "
+              f"{'yes' if row['bit_identical_to_eager'] else 'no'}"
+              + ("" if row["bit_identical_to_eager"] else f" (largest difference: loss "
+                 f"{row['max_abs_loss_diff']:.2g}, gradient {row['max_abs_grad_diff']:.2g})"))
+    for name, seconds in report["record_s"].items():
+        print(f"  {name}: first call (record + compile + one eager step) {seconds:.3f} s")
+    missing = [name for name in ("micrograd", "torch-scalar", "torch-batched") if name not in rows]
+    if missing and report.get("competitors", True):
+        print(f"  not installed, not measured: {', '.join(missing)}")
+    print("  rows with fewer steps are compared with the baseline over the same first steps")
+    ours = ("eager", "replay-python", "replay-numpy", "baseline")
+    return all(rows[name]["bit_identical_to_eager"] for name in ours)
 
 
 def _print_chain(result: Dict[str, float]) -> None:
@@ -480,6 +317,23 @@ def _print_chain(result: Dict[str, float]) -> None:
           "each step also lifts its 2 constants into leaves)")
 
 
+def _print_flatness(result: Dict[str, Any]) -> None:
+    print(f"  flatness (collector on): forward {result['small_ns_per_node']:.0f} ns/node at "
+          f"{result['small_nodes']:,} nodes, {result['large_ns_per_node']:.0f} ns/node at "
+          f"{result['large_nodes']:,} nodes: {result['ratio']:.2f}× "
+          f"(building the large one: {result['large_gc_ns_per_node']:.0f} ns/node inside "
+          f"{sum(result['large_collections'].values())} collections, {result['large_collections']}; "
+          f"{result['large_system_ns_per_node']:.0f} ns/node in the kernel, mapping new memory)")
+
+
+def _print_collections(result: Dict[str, Any]) -> None:
+    parts = []
+    for phase, counts in result["collections"].items():
+        shown = ", ".join(f"{n} {gen}" for gen, n in counts.items() if n) or "none"
+        parts.append(f"{phase}: {shown} ({result['ms_per_step'][phase]:.1f} ms)")
+    print(f"  collections per phase of {result['steps']} moons steps with optim.SGD: " + "; ".join(parts))
+
+
 def _print_wide(result: Dict[str, float]) -> None:
     print(f"wide: random mixed-op graph, {result['nodes']:,} nodes")
     print(f"  forward {result['forward_nodes_per_s'] / 1e6:.2f} M nodes/s, "
@@ -489,24 +343,46 @@ def _print_wide(result: Dict[str, float]) -> None:
           f"peak {result['peak_bytes_per_node']:.0f}")
 
 
-def main(workload: str = "all", quick: bool = False, gc_off: bool = False) -> int:
-    """Run the benchmarks and print their figures; returns 1 if engine and baseline disagree."""
+def main(workload: str = "all", quick: bool = False, gc_off: bool = False, as_json: bool = False) -> int:
+    """Run the benchmarks and print their figures; returns 1 if one of our moons rows is not bit-identical.
+
+    With `as_json`, the last line printed is one JSON object: the moons report
+    (``workload``, ``steps``, ``record_s``, ``rows``) for ``moons``; for the
+    other workloads ``{"workload": ..., ...}`` with their figures.
+    """
     steps = 5 if quick else MOONS_STEPS
     chain_n = 10_000 if quick else 1_000_000
     wide_size = 20_000 if quick else 200_000
     repeats = 1 if quick else 3
     ok = True
+    summary: Dict[str, Any] = {}
     print(f"microgradcn bench ({'quick' if quick else 'full'}), Python {sys.version.split()[0]}, "
           f"collector {'off' if gc_off else 'default'} for chain and wide")
+    if workload in ("moons", "all"):
+        report = run_moons(steps, repeats, competitor_steps=2 if quick else 10, gc_pause_row=not quick)
+        ok = _print_moons(report)
+        summary["moons"] = report
     with collector(False) if gc_off else _nothing():
-        if workload in ("moons", "baseline", "all"):
-            ok = _print_moons(run_moons(steps, repeats, pause_off_row=not quick))
         if workload in ("chain", "all"):
-            _print_chain(run_chain(chain_n))
+            chain = run_chain(chain_n)
+            _print_chain(chain)
+            summary["chain"] = chain
+    if workload in ("chain", "all"):
+        flatness = run_flatness(1_000 if quick else 10_000, 20_000 if quick else 1_000_000, repeats)
+        _print_flatness(flatness)
+        collections = run_collections(1 if quick else 5)
+        _print_collections(collections)
+        summary["chain"].update({"flatness": flatness, "collections": collections})
+    with collector(False) if gc_off else _nothing():
         if workload in ("wide", "all"):
-            _print_wide(run_wide(wide_size, repeats))
-        if workload in ("micrograd", "all"):
-            ok = _print_micrograd(run_micrograd(2 if quick else 10)) and ok
+            wide = run_wide(wide_size, repeats)
+            _print_wide(wide)
+            summary["wide"] = wide
+    if as_json:
+        if workload == "moons":
+            print(json.dumps(summary["moons"]))
+        else:
+            print(json.dumps({"workload": workload, **summary}))
     return 0 if ok else 1
 
 
