@@ -221,7 +221,7 @@ def test_digits_models_shapes_and_nodes_per_sample():
     assert len(cnn.parameters()) == 8 * 9 + 8 + 200 * 10 + 10 == 2090
     assert len(cnn(np.zeros((1, 8, 8)))) == 10
     run = train_digits("cnn", epochs=1, subset=16)
-    assert run.nodes_per_sample == 12_270 and run.train_samples == 16 and len(run.y_test) == 360
+    assert run.nodes_per_sample == 12_271 and run.train_samples == 16 and len(run.y_test) == 360
     with pytest.raises(ValueError, match="unknown digits model 'rnn'"):
         digits_model("rnn")
 
@@ -232,8 +232,8 @@ def test_cli_train_digits_last_line(capsys):
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert re.fullmatch(r"test accuracy \d+\.\d% \(360 images\), \d+\.\d s", lines[-1])
-    assert "7,286 nodes per sample" in captured.out and "epoch  1:" in captured.out
-    assert "replay is not available yet" in captured.err
+    assert "7,287 nodes per sample" in captured.out and "epoch  1:" in captured.out
+    assert "seed 0, replay" in captured.out  # the command line replays by default
 
 
 def test_cli_train_digits_errors_are_one_line(capsys):
@@ -246,14 +246,16 @@ def test_cli_train_digits_errors_are_one_line(capsys):
         main(["train", "digits", "--eager", "--replay"])
 
 
-def test_cli_bench_digits_quick_prints_one_json_line(capsys, monkeypatch):
+def test_cli_bench_digits_quick_ends_with_one_json_line(capsys, monkeypatch):
     from microgradcn.bench import digits as bench_digits
 
-    monkeypatch.setattr(bench_digits, "run", lambda quick=False: [bench_digits.eager_row("mlp", epochs=1, subset=8)])
+    monkeypatch.setattr(bench_digits, "run", lambda quick=False: {
+        mode: {"mlp": bench_digits.row("mlp", mode, epochs=1, subset=8)} for mode in bench_digits.MODES})
     assert main(["bench", "digits", "--quick"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 1
-    data = json.loads(out[0])
-    assert data["workload"] == "digits" and data["rows"][0]["mode"] == "eager"
-    assert data["rows"][0]["nodes_per_sample"] == 7286 and data["rows"][0]["test_images"] == 360
-    assert data["rows"][0]["ms_per_sample"] > 0
+    data = json.loads(out[-1])  # a table, then the JSON object on the last line
+    assert data["workload"] == "digits" and set(data["rows"]) == {"eager", "replay-python", "replay-numpy"}
+    rows = [data["rows"][mode]["mlp"] for mode in ("eager", "replay-python", "replay-numpy")]
+    assert all(r["nodes_per_sample"] == rows[0]["nodes_per_sample"] and r["test_images"] == 360 for r in rows)
+    assert len({r["test_accuracy"] for r in rows}) == 1  # replayed training reaches exactly eager's model
+    assert all(r["ms_per_sample"] > 0 for r in rows)
