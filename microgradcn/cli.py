@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import Any, List, Optional
 
 OUTPUT_DIR = "microgradcn-output"
 FORMATS = ("svg", "png", "pdf")
@@ -195,7 +195,7 @@ def _train_names(args: argparse.Namespace) -> int:
     return 0
 
 
-def replayed_step(model, sample_loss):  # type: ignore[no-untyped-def]
+def replayed_step(model: Any, sample_loss: Any) -> Any:
     """The digits step, traced with the numpy backend: each node of one sample's graph over the whole batch."""
     from .replay import trace
 
@@ -399,7 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dpi", type=_dpi, default=None, help=DPI_HELP)
     _add_viz_commands(sub)
     train = sub.add_parser(
-        "train", help="训练一个网络:玩具数据、手写数字或名字 (an MLP on xor/moons/spiral, a CNN on digits, a GPT on names)",
+        "train",
+        help="训练一个网络:玩具数据、手写数字或名字 (an MLP on xor/moons/spiral, a CNN on digits, a GPT on names)",
         description="在玩具数据集上训练一个小 MLP、在手写数字上训练 MLP 或 CNN、或在英文名字上训练一个字符级 GPT;"
         "显示进度条,最后报告结果。 (Train a network and report the result.)",
     )

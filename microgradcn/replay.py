@@ -280,7 +280,8 @@ class _Program:
                 return
             if parent._op is not None:
                 if term in grad_names and uses[id(parent)] == 1:
-                    grad[id(parent)] = term  # its only use passes the gradient on unchanged (a + chain): a name, no line
+                    # its only use passes the gradient on unchanged (a chain of +): a name, not a line
+                    grad[id(parent)] = term
                     started.add(id(parent))
                     return
                 acc = grad[id(parent)]

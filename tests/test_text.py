@@ -162,11 +162,6 @@ def test_cli_bench_gpt_quick_prints_rows_and_one_json_line(capsys):
     assert any("agree to 1e-9" in line for line in lines)
 
 
-def test_cli_bench_json_is_for_gpt_only(capsys):
-    assert main(["bench", "chain", "--json"]) == 2
-    assert "--json is available for 'gpt' only" in capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_train_names_replayed_equals_eager_step_by_step():
     tokenizer = CharTokenizer()
