@@ -317,6 +317,16 @@ def _data(x: Any) -> Any:
 _tracer: Any = None
 
 
+def random_draw(source: object) -> None:
+    """Layers call this before drawing random numbers (Dropout, RReLU in training mode).
+
+    Eager mode ignores it; a tracer (replay) refuses to record such a step,
+    because a replayed step would reuse the first draws instead of new ones.
+    """
+    if _tracer is not None:
+        _tracer.random_draw(source)
+
+
 def _decide(value: Value, other: Any, result: Any, how: str) -> Any:
     if _tracer is not None:
         _tracer.decision(value, other, result, how)

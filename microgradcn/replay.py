@@ -23,11 +23,11 @@ What is checked at every call (a failed check records afresh, and
 ``step.retraces`` counts it): the shape of the inputs, every comparison of a
 Value taken while recording (``x > 0``, ``float(x)``), and integer inputs used
 other than through `select` (class labels and token ids used through `select`
-are data: new labels need no new recording). Not seen, so not checked: a
-``.data`` read of a node whose number is then used to build the graph, and
-random numbers drawn inside the function (Dropout, RReLU in training mode):
-they would be replayed frozen, so `trace` refuses modules in training mode
-that draw random numbers when you pass them as ``modules=``.
+are data: new labels need no new recording). Random numbers drawn
+inside the function by the library's layers (Dropout, RReLU in training mode)
+are refused with a `ReplayError` rather than replayed frozen. Not seen, so not
+checked: a ``.data`` read of a node whose number is then used to build the
+graph, and random numbers your own code draws.
 """
 
 from __future__ import annotations
@@ -73,6 +73,10 @@ class _Recorder:
     def __init__(self) -> None:
         self.decisions: List[Tuple[Any, Any, Any, str]] = []
         self.index_used_as_number: List[int] = []
+        self.random_sources: List[object] = []
+
+    def random_draw(self, source: object) -> None:
+        self.random_sources.append(source)
 
     def decision(self, value: Value, other: Any, result: Any, how: str) -> None:
         self.decisions.append((value, other, result, how))
@@ -485,6 +489,11 @@ class Trace:
             engine._tracer = None
         if not isinstance(loss, Value):
             raise ReplayError(f"the traced function must return a scalar Value, got {type(loss).__name__}: {loss!r}")
+        if recorder.random_sources:
+            raise ReplayError(
+                f"the traced function draws random numbers ({recorder.random_sources[0]!r} in training mode): a "
+                "replayed step would reuse the first draws instead of new ones, so it is not traced. Train this "
+                "model in eager mode, or switch those layers to eval mode.")
         program = _Program(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
         self.graph = loss

@@ -240,3 +240,16 @@ def test_bad_uses_are_named():
         trace(lambda: w, [1.0])
     with pytest.raises(ReplayError, match="listed twice"):
         trace(lambda: w, [w, w])
+
+
+def test_random_draws_inside_the_step_are_refused_not_frozen():
+    from microgradcn.nn import Dropout, RReLU
+
+    w = [Value(0.5), Value(-0.3)]
+    for layer in (Dropout(0.5, seed=0), RReLU(seed=0)):
+        step = trace(lambda xs, layer=layer: sum(layer([wi * x for wi, x in zip(w, xs)])), w)
+        with pytest.raises(ReplayError, match=r"draws random numbers \((Dropout|RReLU).* in training mode\)"):
+            step([1.0, 2.0])
+        layer.eval()  # in eval mode nothing is drawn: the step is traced and replays
+        step = trace(lambda xs, layer=layer: sum(layer([wi * x for wi, x in zip(w, xs)])), w)
+        assert step([1.0, 2.0]) == step([1.0, 2.0])

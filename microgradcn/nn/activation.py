@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import init as initialisers
-from ..engine import Value
+from ..engine import Value, random_draw
 from ._nested import as_value, flatten, map_nested
 from .linear import Linear
 from .module import Module
@@ -105,6 +105,7 @@ class RReLU(Module):
 
     def slopes(self, n: int) -> list[float]:
         """The next `n` random slopes, as the next training call would draw them (advances the Generator)."""
+        random_draw(self)
         return [float(self._rng.uniform(self.lower, self.upper)) for _ in range(n)]
 
     def __call__(self, x: Any) -> Any:

@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .. import init as initialisers
-from ..engine import Value
+from ..engine import Value, random_draw
 from .module import Module
 
 __all__ = ["PReLU", "Dropout", "BatchNorm"]
@@ -61,6 +61,7 @@ class Dropout(Module):
             out = [_as_value(x) * 0.0 for x in items]
         else:
             scale = 1.0 / (1.0 - self.p)
+            random_draw(self)
             keep = self._rng.random(len(items)) >= self.p
             out = [_as_value(x) * (scale if k else 0.0) for x, k in zip(items, keep)]
         return out[0] if single else out
