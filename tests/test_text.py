@@ -154,7 +154,8 @@ def test_cli_bench_gpt_quick_prints_rows_and_one_json_line(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     result = json.loads(lines[-1])
     rows = result["rows"]
-    assert set(rows) == {"eager", "microgpt-style"} and result["steps"] == 5
+    assert set(rows) == {"eager", "replay-python", "microgpt-style"} and result["steps"] == 5
+    assert rows["replay-python"]["bit_identical_to_eager"] is True
     for row in rows.values():
         assert row["ms_per_step"] > 0 and row["nodes_per_step"] > 10_000
     assert rows["microgpt-style"]["max_loss_diff"] <= 1e-9
