@@ -526,10 +526,10 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
                     else:
                         local = op.local(a.data, b.data, node.data)
                     if b is None:
-                        a._g = a._g + _times(local, g)
+                        a._g = _plus(a._g, _times(local, g))
                     else:
-                        a._g = a._g + _times(local[0], g)
-                        b._g = b._g + _times(local[1], g)
+                        a._g = _plus(a._g, _times(local[0], g))
+                        b._g = _plus(b._g, _times(local[1], g))
                     if anomaly:
                         _check_gradients(node, a, b)
                 if b is not None and b._op is not None:
@@ -547,6 +547,11 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
         except ArithmeticError as error:
             raise ValueError(f"backward failed at {node.op!r} node with data {_show(node.data)}: "
                              f"its derivative is not finite there ({error})") from error
+
+
+def _plus(total: Any, term: Any) -> Any:
+    # The first term replaces the starting 0, so create_graph gradients carry no `0 +` nodes.
+    return term if type(total) is int and total == 0 else total + term
 
 
 def _times(local: Any, g: Any) -> Any:
