@@ -503,7 +503,7 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
         ready: List[Value] = []
         anomaly = _anomaly_somewhere and _anomaly.get()
         fast = not (create_graph or anomaly)
-        mul, add = MUL, ADD
+        mul, add = (MUL, ADD) if fast else (None, None)  # the fast path below only without create_graph/anomaly
         node = root
         try:
             while True:
@@ -512,10 +512,10 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
                 g = node._g
                 a: Any = node._a
                 b: Any = node._b
-                if fast and op is mul:  # the fast path: + and * are most nodes of a network (rules as in ops.py)
+                if op is mul:  # the fast path: + and * are most nodes of a network (rules as in ops.py)
                     a._g += b.data * g
                     b._g += a.data * g
-                elif fast and op is add:
+                elif op is add:
                     a._g += g
                     b._g += g
                 else:
