@@ -16,17 +16,13 @@ alone. Parents live in two slots, so one node is one object.
 
 from __future__ import annotations
 
-import contextvars
-import functools
-import inspect
 import threading
-import traceback
-import weakref
 from fractions import Fraction
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _collector
+from . import _collector, modes
+from .modes import AnomalyError, detect_anomaly, is_grad_enabled, no_grad
 from .ops import ADD, MUL, OPS, Op, show
 
 Number = Union[int, float, Fraction]
@@ -36,89 +32,6 @@ __all__ = ["Value", "Op", "select", "no_grad", "is_grad_enabled", "grad", "topol
            "AnomalyError", "set_gc_pause", "apply"]
 
 set_gc_pause = _collector.set_gc_pause
-
-
-# --------------------------------------------------------------- grad mode
-# Per thread and per asyncio task. `_off_somewhere` counts the no_grad blocks
-# open anywhere, so that while there are none a new node needs no lookup.
-_grad_enabled = contextvars.ContextVar("microgradcn_grad_enabled", default=True)
-_anomaly = contextvars.ContextVar("microgradcn_detect_anomaly", default=False)
-_off_somewhere = 0
-_anomaly_somewhere = 0
-_mode_lock = threading.Lock()
-_created_at: "weakref.WeakKeyDictionary[Value, str]" = weakref.WeakKeyDictionary()
-
-
-def is_grad_enabled() -> bool:
-    """True unless this thread (or task) is inside `no_grad()`."""
-    return _grad_enabled.get()
-
-
-class _Mode:
-    """A context manager (and decorator) that sets one per-thread switch, nestably."""
-
-    _var: contextvars.ContextVar = _grad_enabled
-    _value = False
-
-    def __init__(self) -> None:
-        self._tokens: List[contextvars.Token] = []  # a stack, so one instance may be nested
-
-    def __enter__(self) -> "_Mode":
-        self._count(+1)
-        self._tokens.append(self._var.set(self._value))
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._var.reset(self._tokens.pop())
-        self._count(-1)
-
-    def _count(self, step: int) -> None:
-        global _off_somewhere
-        with _mode_lock:
-            _off_somewhere += step
-
-    def __call__(self, func: Callable) -> Callable:
-        if inspect.isgeneratorfunction(func):
-            # The context would end at the first yield, or span the caller's code between yields.
-            raise TypeError(f"{type(self).__name__}() cannot decorate the generator function "
-                            f"{func.__name__!r}; use a `with` block inside it")
-
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
-                return func(*args, **kwargs)
-
-        return wrapper
-
-
-class no_grad(_Mode):
-    """Operations inside record no graph: results are plain leaves (parameter updates, evaluation).
-
-    ::
-
-        with no_grad():
-            y = model(x)
-    """
-
-
-class detect_anomaly(_Mode):
-    """Raise `AnomalyError` at the first op whose result or gradient is NaN or ±inf.
-
-    The error names the op, its inputs, and the file and line where the node
-    was created. Off by default; while it is off it costs nothing.
-    """
-
-    _var = _anomaly
-    _value = True
-
-    def _count(self, step: int) -> None:
-        global _anomaly_somewhere
-        with _mode_lock:
-            _anomaly_somewhere += step
-
-
-class AnomalyError(ValueError):
-    """A NaN or infinity appeared inside `detect_anomaly()`."""
 
 
 def _check_number(x: object, what: str = "data") -> Number:
@@ -131,8 +44,8 @@ def _check_number(x: object, what: str = "data") -> Number:
                         f"got {kind.__name__}: {x!r}")
     if isinstance(x, Fraction):
         return x
-    if _tracer is not None:  # an integer input of a traced step, used as a number: it shapes the graph
-        _tracer.number(x)
+    if modes.tracer is not None:  # an integer input of a traced step, used as a number: it shapes the graph
+        modes.tracer.number(x)
     return int(x) if isinstance(x, Integral) else float(x)  # numpy scalars become Python numbers
 
 
@@ -224,19 +137,19 @@ class Value:
     # tracer (replay) is told, because such a decision can shape the graph.
     # Equality stays identity: Values are hashable graph nodes.
     def __lt__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data < _data(other), "<")
+        return modes.decide(self, other, self.data < _data(other), "<")
 
     def __le__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data <= _data(other), "<=")
+        return modes.decide(self, other, self.data <= _data(other), "<=")
 
     def __gt__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data > _data(other), ">")
+        return modes.decide(self, other, self.data > _data(other), ">")
 
     def __ge__(self, other: Scalar) -> bool:
-        return _decide(self, other, self.data >= _data(other), ">=")
+        return modes.decide(self, other, self.data >= _data(other), ">=")
 
     def __float__(self) -> float:
-        return _decide(self, None, float(self.data), "float")
+        return modes.decide(self, None, float(self.data), "float")
 
     __hash__ = object.__hash__
 
@@ -313,26 +226,6 @@ def _data(x: Any) -> Any:
     return x.data if isinstance(x, Value) else x
 
 
-# A tracer (see replay.py) sets this to hear about decisions taken on data.
-_tracer: Any = None
-
-
-def random_draw(source: object) -> None:
-    """Layers call this before drawing random numbers (Dropout, RReLU in training mode).
-
-    Eager mode ignores it; a tracer (replay) refuses to record such a step,
-    because a replayed step would reuse the first draws instead of new ones.
-    """
-    if _tracer is not None:
-        _tracer.random_draw(source)
-
-
-def _decide(value: Value, other: Any, result: Any, how: str) -> Any:
-    if _tracer is not None:
-        _tracer.decision(value, other, result, how)
-    return result
-
-
 # -------------------------------------------------------- making one node
 def _lift(x: Any) -> Any:
     """A Value as it is; a plain number as a constant leaf; NotImplemented for anything else."""
@@ -370,7 +263,7 @@ _new = object.__new__
 
 def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Value:
     """The result of an op: the one place a recorded node is made."""
-    if _off_somewhere and not _grad_enabled.get():
+    if modes.blocks_open and not modes.is_grad_enabled():
         return Value(data)  # no_grad: a plain leaf
     out = _new(Value)  # as Value.__init__ does, without checking numbers an op just computed
     out.data = data
@@ -383,8 +276,8 @@ def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Val
     out._pass = None
     if not _collector.resting:
         _collector.rest(out)
-    if _anomaly_somewhere and _anomaly.get():
-        _note_creation(out)
+    if modes.blocks_open and modes.anomaly_enabled():
+        modes.note_creation(out)
     return out
 
 
@@ -417,7 +310,13 @@ def _overflow_message(op: Op, a: Value, b: Any, k: Any, error: Exception) -> str
 
 
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
-    """``a <op> b`` as a method of Value (``__add__``, ``__radd__``, ``max``...)."""
+    """``a <op> b`` as a method of Value (``__add__``, ``__radd__``, ``max``...).
+
+    The one speed measure in node making: while no mode is on and the
+    collector needs nothing, the method fills the new node's slots itself,
+    exactly as `_node` does (tested), because a function call per node costs
+    a tenth of a network's forward pass, nearly all of whose nodes are + and *.
+    """
     forward = op.forward
 
     def method(self: Value, other: Any) -> Any:
@@ -429,7 +328,18 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
             data = forward(self.data, other.data)
         except OverflowError as error:
             raise OverflowError(_overflow_message(op, self, other, None, error)) from None
-        return _node(data, op, self, other)
+        if modes.blocks_open or not _collector.resting:
+            return _node(data, op, self, other)
+        out = _new(Value)
+        out.data = data
+        out.grad = 0
+        out.label = ""
+        out._op = op
+        out._a = self
+        out._b = other
+        out._k = None
+        out._pass = None
+        return out
 
     def reflected_method(self: Value, other: Any) -> Any:
         other = _lift(other)
@@ -469,15 +379,6 @@ for _name in ("max", "min"):
     setattr(Value, _name, _binary(OPS[_name]))
 
 
-def _note_creation(node: Value) -> None:
-    frame = next((f for f in reversed(traceback.extract_stack()[:-2]) if "microgradcn" not in f.filename), None)
-    where = f"{frame.filename}, line {frame.lineno}" if frame else "an unknown place"
-    _created_at[node] = where
-    if node.data != node.data or node.data in (float("inf"), float("-inf")):
-        raise AnomalyError(f"{node.op} gave {_show(node.data)} from inputs "
-                           f"{', '.join(_show(p) for p in node.parents)}; the node was created at {where}")
-
-
 # --------------------------------------------------- the reverse-mode loop
 _pass_lock = threading.RLock()
 
@@ -501,7 +402,7 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
         order: List[Value] = []
         visit = order.append
         ready: List[Value] = []
-        anomaly = _anomaly_somewhere and _anomaly.get()
+        anomaly = modes.blocks_open and modes.anomaly_enabled()
         fast = not (create_graph or anomaly)
         mul, add = (MUL, ADD) if fast else (None, None)  # the fast path below only without create_graph/anomaly
         node = root
@@ -531,7 +432,7 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
                         a._g = _plus(a._g, _times(local[0], g))
                         b._g = _plus(b._g, _times(local[1], g))
                     if anomaly:
-                        _check_gradients(node, a, b)
+                        modes.check_gradients(node, (a, b))
                 if b is not None and b._op is not None:
                     b._uses -= 1
                     if not b._uses:
@@ -615,17 +516,6 @@ def _write(nodes: List[Value], leaves: List[Value], totals: List[Any]) -> None:
         node.grad = node._g
     for leaf, total in zip(leaves, totals):
         leaf.grad = total
-
-
-def _check_gradients(node: Value, a: Value, b: Optional[Value]) -> None:
-    for parent in (a, b):
-        if parent is not None:
-            g = parent._g.data if isinstance(parent._g, Value) else parent._g
-            if g != g or g in (float("inf"), float("-inf")):
-                where = _created_at.get(node, "an unknown place (created outside detect_anomaly)")
-                raise AnomalyError(
-                    f"backward of {node.op} (inputs {', '.join(_show(p) for p in node.parents)}) gave the "
-                    f"gradient {_show(g)}; the node was created at {where}")
 
 
 def _walk(root: Value) -> Iterator[Value]:

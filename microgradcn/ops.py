@@ -312,8 +312,9 @@ def _elu(x: Any, k: Any) -> Any:
     return x if x > 0 else k * math.expm1(x) if x <= 0 else x
 
 
-# alpha * exp(x) rather than out + alpha: no cancellation for very negative x.
-ELU = Op("elu", _elu, lambda x, k, out: branch(x, 1, k * exp(x)), param="alpha",
+# alpha * exp(x) rather than out + alpha: no cancellation for very negative x. Both arms of `branch` are
+# computed, so the exponent is clipped at 0: e ** 729 would overflow in the arm that is not taken.
+ELU = Op("elu", _elu, lambda x, k, out: branch(x, 1, k * exp(where(x > 0, 0, x))), param="alpha",
          smooth=lambda x, k: abs(x) > 0.05, test_params=(0.5,))
 
 STEP = Op("step", lambda x: branch(x, 1, 0), lambda x, out: branch(x, 0, 0), vectorized=True,

@@ -23,11 +23,17 @@ What is checked at every call (a failed check records afresh, and
 ``step.retraces`` counts it): the shape of the inputs, every comparison of a
 Value taken while recording (``x > 0``, ``float(x)``), and integer inputs used
 other than through `select` (class labels and token ids used through `select`
-are data: new labels need no new recording). Random numbers drawn
-inside the function by the library's layers (Dropout, RReLU in training mode)
-are refused with a `ReplayError` rather than replayed frozen. Not seen, so not
-checked: a ``.data`` read of a node whose number is then used to build the
-graph, and random numbers your own code draws.
+are data: new labels need no new recording), and the training/eval mode of
+every layer that acts differently in the two (`modes.layer_mode`).
+
+Random numbers drawn through `modes.random_numbers` (Dropout's masks,
+RReLU's slopes) are inputs of the trace: every replayed call draws them anew,
+in the order eager mode draws them, from the same seeded generator, so the
+results stay equal to eager mode's. BatchNorm in training mode is refused
+with a `ReplayError` (its running statistics are a side effect a replayed
+step would skip). Not seen, so not checked: a ``.data`` read of a node whose
+number is then used to build the graph, and random numbers your own code
+draws by other means.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import engine
+from . import modes
 from .engine import Value
 from .ops import ADD, DETACH, MUL, NEG, OPS, SUB
 
@@ -68,15 +74,26 @@ class _Index(int):
 
 
 class _Recorder:
-    """Hears, while a step is recorded, about decisions taken on data (see engine._decide)."""
+    """Hears, while a step is recorded, about decisions taken on data, random draws and layer modes (modes.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, predrawn: Optional[List[List[float]]] = None) -> None:
         self.decisions: List[Tuple[Any, Any, Any, str]] = []
         self.index_used_as_number: List[int] = []
-        self.random_sources: List[object] = []
+        self.draws: List[Tuple[Callable[[], List[float]], List[Value]]] = []
+        self.layers: List[Tuple[Any, bool]] = []
+        self.refused: List[Any] = []
+        self._predrawn = list(predrawn or [])
 
-    def random_draw(self, source: object) -> None:
-        self.random_sources.append(source)
+    def random_numbers(self, draw: Callable[[], List[float]]) -> List[Value]:
+        numbers = self._predrawn.pop(0) if self._predrawn else list(draw())
+        leaves = [Value(x) for x in numbers]
+        self.draws.append((draw, leaves))
+        return leaves
+
+    def layer_mode(self, layer: Any, training: bool, replayable: bool) -> None:
+        self.layers.append((layer, training))
+        if not replayable:
+            self.refused.append(layer)
 
     def decision(self, value: Value, other: Any, result: Any, how: str) -> None:
         self.decisions.append((value, other, result, how))
@@ -260,6 +277,8 @@ class _Program:
             lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
+        self.draws = [(draw, len(leaves)) for draw, leaves in recorder.draws]
+        self.layers = list(recorder.layers)
 
         # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
         # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
@@ -347,6 +366,17 @@ class _Program:
         self.function = namespace["_program"]
         self.lines = len(lines)
 
+    def modes_changed(self) -> bool:
+        """True if a layer has left the training/eval mode it was recorded in."""
+        return any(layer.training != training for layer, training in self.layers)
+
+    def draw(self) -> List[List[float]]:
+        """New random numbers for one run (one sample), drawn in eager mode's order."""
+        drawn = [list(draw()) for draw, _ in self.draws]
+        if [len(d) for d in drawn] != [count for _, count in self.draws]:
+            raise _Retrace
+        return drawn
+
     def run(self, P: List[Any], X: List[Any], ids: List[Any], seed: Any, n: int = 0) -> Tuple[Any, List[Any]]:
         """Forward and backward on new numbers: (loss, each parameter's gradient contribution).
 
@@ -380,6 +410,10 @@ class _Program:
             for j, total in zip(group, sums.tolist()):
                 totals[j] = total
         return totals
+
+
+def _flat(drawn: List[List[float]]) -> List[float]:
+    return [x for numbers in drawn for x in numbers]
 
 
 def _plain(x: Any) -> Any:
@@ -451,6 +485,7 @@ class Trace:
         self.records = 0
         self.graph: Optional[Value] = None  # the last recorded graph, to draw it
         self._cache: "OrderedDict[Any, Tuple[_Program, Optional[_Program]]]" = OrderedDict()
+        self._last_draws: List[Tuple[Callable[[], List[float]], List[Value]]] = []
 
     # ---------------------------------------------------------------- call
     def __call__(self, *inputs: Any) -> float:
@@ -460,12 +495,15 @@ class Trace:
         indices: List[int] = []
         key = _read(inputs, numbers, indices)
         entry = self._cache.get(key)
+        drawn: List[List[float]] = []
         if entry is not None:
             program = entry[0]
             try:
-                if any(indices[s] != program.recorded_indices[s] for s in program.guarded_indices):
+                if program.modes_changed() or any(indices[s] != program.recorded_indices[s]
+                                                  for s in program.guarded_indices):
                     raise _Retrace
-                loss, totals = program.run([p.data for p in self.params], numbers, indices, 1)
+                drawn = program.draw()
+                loss, totals = program.run([p.data for p in self.params], numbers + _flat(drawn), indices, 1)
             except _Retrace:
                 self.retraces += 1
             else:
@@ -473,27 +511,30 @@ class Trace:
                 for p, total in zip(self.params, totals):
                     p.grad = p.grad + total
                 return loss
-        loss_data, _ = self._record(key, self.loss_fn, inputs)
+        loss_data, _ = self._record(key, self.loss_fn, inputs, predrawn=drawn)
         return loss_data
 
-    def _record(self, key: Any, fn: Callable[..., Value], inputs: Tuple[Any, ...],
-                batched: bool = False) -> Tuple[Any, _Program]:
+    def _record(self, key: Any, fn: Callable[..., Value], inputs: Tuple[Any, ...], batched: bool = False,
+                predrawn: Optional[List[List[float]]] = None) -> Tuple[Any, _Program]:
         numbers: List[Value] = []
         indices: List[_Index] = []
         wrapped = _wrap(list(inputs), numbers, indices, {id(p) for p in self.params})
-        recorder = _Recorder()
-        engine._tracer = recorder
+        # Random numbers already drawn for a replay that then had to record afresh are used, not drawn again.
+        recorder = _Recorder(predrawn)
+        modes.tracer = recorder
         try:
             loss = fn(*wrapped)
         finally:
-            engine._tracer = None
+            modes.tracer = None
         if not isinstance(loss, Value):
             raise ReplayError(f"the traced function must return a scalar Value, got {type(loss).__name__}: {loss!r}")
-        if recorder.random_sources:
+        if recorder.refused:
             raise ReplayError(
-                f"the traced function draws random numbers ({recorder.random_sources[0]!r} in training mode): a "
-                "replayed step would reuse the first draws instead of new ones, so it is not traced. Train this "
-                "model in eager mode, or switch those layers to eval mode.")
+                f"the traced function uses {recorder.refused[0]!r} in training mode, which updates its running "
+                "statistics as a side effect that a replayed step would skip, so it is not traced. Train this "
+                "model in eager mode, or switch that layer to eval mode.")
+        numbers += [leaf for _, leaves in recorder.draws for leaf in leaves]  # random numbers: inputs too
+        self._last_draws = recorder.draws
         program = _Program(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
         self.graph = loss
@@ -517,8 +558,13 @@ class Trace:
         n = len(X)
         key = ("batched", X.shape[1:], X.dtype.kind, T.shape[1:], T.dtype.kind)
         entry = self._cache.get(key)
+        first_draws = None
+        if entry is not None and entry[0].modes_changed():
+            self.retraces += 1
+            entry = None
         if entry is None:
             loss_value, program = self._record(key, self.loss_fn, (X[0], T[0]), batched=True)
+            first_draws = [[leaf.data for leaf in leaves] for _, leaves in self._last_draws]
             del loss_value
             pen_program = None
             if self.penalty is not None:
@@ -545,6 +591,10 @@ class Trace:
             try:
                 if any(not np.all(indices[s] == program.recorded_indices[s]) for s in program.guarded_indices):
                     raise _Retrace
+                if program.draws:  # sample by sample, as eager draws them; the recording drew sample 0's
+                    drawn = [_flat(first_draws if first_draws is not None and i == 0 else program.draw())
+                             for i in range(n)]
+                    columns.extend(np.array(drawn, dtype=float).reshape(n, -1).T)
                 losses, totals = program.run(P, columns, indices, scale, n)
             except _Retrace:
                 self.retraces += 1

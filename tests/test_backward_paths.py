@@ -101,3 +101,29 @@ def test_topological_order_puts_every_node_after_its_users():
     for v in order:
         for p in v.parents:
             assert position[id(p)] > position[id(v)]
+
+
+SLOTS = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pass")
+
+
+METHODS = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+           "div": lambda a, b: a / b, "max": lambda a, b: a.max(b), "min": lambda a, b: a.min(b)}
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_binary_methods_fill_a_node_exactly_as_the_one_constructor_does(name):
+    """The binary methods build their node inline while no mode is on (engine._binary): the same slots."""
+    from microgradcn import engine, no_grad
+    from microgradcn.ops import OPS
+
+    op = OPS[name]
+    a, b = Value(1.5), Value(0.5)
+    fast = METHODS[name](a, b)
+    plain = engine._node(op.forward(1.5, 0.5), op, a, b)
+    assert [getattr(fast, s) for s in SLOTS] == [getattr(plain, s) for s in SLOTS]
+    assert fast._op is op and fast.parents == (a, b)
+    reflected = METHODS[name](2, b) if name not in ("max", "min") else None
+    if reflected is not None:  # 2 + b: the constant becomes the first parent
+        assert reflected._a.data == 2 and reflected._b is b and reflected._op is op
+    with no_grad():  # a mode is on: the method goes through the one constructor, which makes a leaf
+        assert METHODS[name](a, b).is_leaf

@@ -242,14 +242,96 @@ def test_bad_uses_are_named():
         trace(lambda: w, [w, w])
 
 
-def test_random_draws_inside_the_step_are_refused_not_frozen():
+def _random_model(kind, seed):
     from microgradcn.nn import Dropout, RReLU
 
+    model = MLP(3, [6, 1], seed=seed)
+    layer = Dropout(0.4, seed=seed) if kind == "dropout" else RReLU(seed=seed)
+    return model, layer
+
+
+def _random_step_history(kind, backend, steps, eval_from=None):
+    """Loss and gradients per step, eager or traced, for MLP -> Dropout/RReLU -> sum (same seeds)."""
+    model, layer = _random_model(kind, seed=3)
+    first = model.layers[0]
+
+    def sample_loss(x, t):
+        return (sum(layer(first(x))) - t) ** 2
+
+    def batch_loss(X, T):
+        return sum(sample_loss(x, t) for x, t in zip(X, T)) * (1 / len(X))
+
+    rng = np.random.default_rng(7)
+    step = None
+    if backend == "python":
+        step = trace(batch_loss, first.parameters())
+    elif backend == "numpy":
+        step = trace(sample_loss, first.parameters(), backend="numpy")
+    history = []
+    for k in range(steps):
+        if k == eval_from:
+            layer.eval()
+        X, T = rng.normal(size=(4, 3)), rng.normal(size=4)
+        if step is None:
+            loss = batch_loss([[Value(a) for a in row] for row in X.tolist()], T.tolist())
+            loss.backward()
+            value = loss.data
+        else:
+            value = step(X, T) if backend == "numpy" else step(X.tolist(), T.tolist())
+        history.append((value, [p.grad for p in first.parameters()]))
+        sgd(first.parameters(), 0.05)
+    return history, (step.retraces if step is not None else 0)
+
+
+@pytest.mark.parametrize("kind", ["dropout", "rrelu"])
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_random_draws_are_drawn_anew_at_every_replayed_call_exactly_as_eager(kind, backend):
+    eager, _ = _random_step_history(kind, "eager", 8)
+    replayed, retraces = _random_step_history(kind, backend, 8)
+    assert replayed == eager
+    assert retraces == 0
+    # not frozen: the masks (slopes) differ from step to step, so the gradient patterns do too
+    zero_patterns = {tuple(g == 0 for g in grads) for _, grads in eager}
+    assert len(zero_patterns) > 1 if kind == "dropout" else len({loss for loss, _ in eager}) == 8
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_layer_switched_to_eval_mode_makes_the_step_record_afresh(backend):
+    eager, _ = _random_step_history("dropout", "eager", 6, eval_from=3)
+    replayed, retraces = _random_step_history("dropout", backend, 6, eval_from=3)
+    assert replayed == eager
+    assert retraces == 1
+
+
+def test_batchnorm_in_training_mode_is_refused_and_replays_in_eval_mode():
+    from microgradcn.nn import BatchNorm
+
     w = [Value(0.5), Value(-0.3)]
-    for layer in (Dropout(0.5, seed=0), RReLU(seed=0)):
-        step = trace(lambda xs, layer=layer: sum(layer([wi * x for wi, x in zip(w, xs)])), w)
-        with pytest.raises(ReplayError, match=r"draws random numbers \((Dropout|RReLU).* in training mode\)"):
-            step([1.0, 2.0])
-        layer.eval()  # in eval mode nothing is drawn: the step is traced and replays
-        step = trace(lambda xs, layer=layer: sum(layer([wi * x for wi, x in zip(w, xs)])), w)
-        assert step([1.0, 2.0]) == step([1.0, 2.0])
+    norm = BatchNorm(1)
+    step = trace(lambda xs: sum(norm([wi * x for wi, x in zip(w, xs)])), w)
+    with pytest.raises(ReplayError, match=r"BatchNorm.* in training mode, which updates its running statistics"):
+        step([1.0, 2.0])
+    norm.eval()
+    step = trace(lambda xs: sum(norm([wi * x for wi, x in zip(w, xs)])), w)
+    assert step([1.0, 2.0]) == step([1.0, 2.0])
+
+
+def test_your_own_random_numbers_drawn_through_random_numbers_replay_anew():
+    from microgradcn.modes import random_numbers
+
+    w = Value(0.5)
+
+    def noisy_loss(x, rng):
+        (noise,) = random_numbers(lambda: [float(rng.normal())])
+        return (w * x + noise) ** 2
+
+    eager_rng, traced_rng = np.random.default_rng(1), np.random.default_rng(1)
+    step = trace(lambda x: noisy_loss(x, traced_rng), [w])
+    for x in (1.0, 2.0, 3.0):
+        w.grad = 0
+        loss = noisy_loss(x, eager_rng)
+        loss.backward()
+        expected = (loss.data, w.grad)
+        w.grad = 0
+        assert (step(x), w.grad) == expected
+    assert step.retraces == 0 and step.records == 1

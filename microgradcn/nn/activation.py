@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from .. import init as initialisers
-from ..engine import Value, random_draw
+from ..engine import Value
+from ..modes import layer_mode, random_numbers
 from ._nested import as_value, flatten, map_nested
 from .linear import Linear
 from .module import Module
@@ -105,14 +106,16 @@ class RReLU(Module):
 
     def slopes(self, n: int) -> list[float]:
         """The next `n` random slopes, as the next training call would draw them (advances the Generator)."""
-        random_draw(self)
         return [float(self._rng.uniform(self.lower, self.upper)) for _ in range(n)]
 
     def __call__(self, x: Any) -> Any:
+        layer_mode(self)
         if not self.training:
             mean = (self.lower + self.upper) / 2
             return map_nested(lambda v: as_value(v).leaky_relu(mean), x)
-        draws = iter(self.slopes(len(flatten(x))))
+        # The slopes are leaf Values (so leaky_relu becomes prelu): a replayed step draws new ones at every call.
+        n = len(flatten(x))
+        draws = iter(random_numbers(lambda: self.slopes(n)))
         return map_nested(lambda v: as_value(v).leaky_relu(next(draws)), x)
 
     def __repr__(self) -> str:

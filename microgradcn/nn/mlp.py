@@ -87,7 +87,9 @@ class Neuron(Module):
         if len(x) != len(self.w):
             raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
         if self._bias:
-            act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
+            act = self.b
+            for wi, xi in zip(self.w, x):
+                act = act + wi * xi
         else:
             w = self.w
             act = w[0] * x[0]

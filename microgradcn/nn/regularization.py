@@ -9,7 +9,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .. import init as initialisers
-from ..engine import Value, random_draw
+from ..engine import Value
+from ..modes import layer_mode, random_numbers
 from .module import Module
 
 __all__ = ["PReLU", "Dropout", "BatchNorm"]
@@ -50,21 +51,29 @@ class Dropout(Module):
         if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p <= 1:
             raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
         self.p: float = float(p)
-        self._rng = initialisers.make_rng(seed, rng)
+        self._rng: np.random.Generator = initialisers.make_rng(seed, rng)
 
     def __call__(self, xs):
         single = isinstance(xs, Value) or isinstance(xs, Real)
         items = [xs] if single else list(xs)
+        layer_mode(self)
         if not self.training or self.p == 0:
             out = [_as_value(x) for x in items]
         elif self.p == 1:
             out = [_as_value(x) * 0.0 for x in items]
         else:
-            scale = 1.0 / (1.0 - self.p)
-            random_draw(self)
-            keep = self._rng.random(len(items)) >= self.p
-            out = [_as_value(x) * (scale if k else 0.0) for x, k in zip(items, keep)]
+            # The mask is made of leaf Values, so a replayed step draws a new one at every call.
+            mask = random_numbers(lambda: self.mask(len(items)))
+            out = [_as_value(x) * m for x, m in zip(items, mask)]
         return out[0] if single else out
+
+    def mask(self, n: int) -> List[float]:
+        """The next `n` mask factors, as the next training call draws them: 1/(1-p) kept, 0.0 dropped.
+
+        One ``rng.random(n)`` per call; an element is kept when its draw is >= p.
+        """
+        scale = 1.0 / (1.0 - self.p)
+        return [scale if u >= self.p else 0.0 for u in self._rng.random(n).tolist()]
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p:g})"
@@ -123,6 +132,7 @@ class BatchNorm(Module):
             if len(r) != nf:
                 raise ValueError(f"BatchNorm({nf}) got a row of {len(r)} features")
         n = len(rows)
+        layer_mode(self, replayable=not self.training)
         columns = []
         for j in range(nf):
             xs = [row[j] for row in rows]
