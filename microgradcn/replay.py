@@ -297,6 +297,13 @@ class _Program:
         started = {id(root)}
         lines.append(f"{grad[id(root)]} = SEED")
         param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
+        # Unbatched, a parameter's contributions are added up in a local as they come, from 0 as eager's
+        # loop does; batched ones, and those of embedding rows picked by `select`, go to rows of C.
+        in_rows = set() if not batched else set(param_slot)
+        for v in nodes:
+            if v._op is SELECT and all(c._op is None and id(c) in param_slot for c in v._k[1]):
+                in_rows.update(id(c) for c in v._k[1])
+        summed: Dict[int, str] = {}
 
         def add(parent: Value, term: str) -> None:
             if id(parent) not in leads:
@@ -312,8 +319,13 @@ class _Program:
                 lines.append(f"{acc} = {acc} + {term}" if id(parent) in started else f"{acc} = {term}")
                 started.add(id(parent))
             else:
-                param_terms.append((param_slot[id(parent)], term))
-                lines.append(f"C[{len(param_terms) - 1}] = {term}")
+                j = param_slot[id(parent)]
+                if id(parent) in in_rows:
+                    param_terms.append((j, term))
+                    lines.append(f"C[{len(param_terms) - 1}] = {term}")
+                else:
+                    lines.append(f"G{j} = G{j} + {term}" if j in summed else f"G{j} = S[{j}] + {term}")
+                    summed[j] = f"G{j}"
 
         for v in order:
             if id(v) not in started or id(v) not in leads:
@@ -353,13 +365,14 @@ class _Program:
                     lines.append(f"_d = {func(op.local, op.vectorized)}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
                     add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"_d[1] * {g}")
-        lines.append(f"return {name[id(root)]}")
+        totals = ", ".join(summed.get(j, f"S[{j}]") for j in range(len(params)))
+        lines.append(f"return {name[id(root)]}, [{totals}]")
         # Rows of C belonging to each parameter, in order: its total is their sum from left to right.
         self.rows: List[List[int]] = [[] for _ in params]
         for r, (j, _) in enumerate(param_terms):
             self.rows[j].append(r)
         self.n_terms = len(param_terms)
-        source = "def _program(P, X, I, SEED, K, F, C):\n" + "\n".join("    " + line for line in lines) + "\n"
+        source = "def _program(P, X, I, SEED, K, F, C, S):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
                                      "_where": np.where, "_pick": _pick_batched if batched else _pick}
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
@@ -384,18 +397,19 @@ class _Program:
         sample, use by use, from left to right, exactly as eager's loop adds them.
         """
         if not self.batched:
-            C: List[Any] = [0.0] * self.n_terms
-            loss = self.function(P, X, ids, seed, self.consts, self.funcs, C)
-            totals = []
-            for rows in self.rows:
-                total: Any = 0
-                for r in rows:
-                    total = total + C[r]
-                totals.append(total)
-            return loss, totals
+            return self.run_from([0] * len(self.rows), P, X, ids, seed)
         buffer = np.zeros((max(self.n_terms, 1), n))
-        loss = self.function(P, X, ids, seed, self.consts, self.funcs, buffer)
+        loss, _ = self.function(P, X, ids, seed, self.consts, self.funcs, buffer, [0] * len(self.rows))
         return loss, self._batch_totals(buffer, n)
+
+    def run_from(self, start: List[Any], P: List[Any], X: List[Any], ids: List[Any], seed: Any) -> Tuple[Any, List[Any]]:
+        """Unbatched: (loss, totals), each parameter's contributions added to its `start` one by one."""
+        C: List[Any] = [0.0] * self.n_terms
+        loss, totals = self.function(P, X, ids, seed, self.consts, self.funcs, C, start)
+        for j, rows in enumerate(self.rows):
+            for r in rows:  # embedding rows picked by select
+                totals[j] = totals[j] + C[r]
+        return loss, totals
 
     def _batch_totals(self, buffer: np.ndarray, n: int) -> List[Any]:
         totals: List[Any] = [0] * len(self.rows)
@@ -602,11 +616,7 @@ class Trace:
         losses = np.broadcast_to(np.asarray(losses, dtype=float), (n,))
         data_loss = float(np.cumsum(losses)[-1]) * scale  # sequential, as Python's sum
         if pen_program is not None:  # eager visits the penalty last: its terms are added after the data's
-            pen_terms: List[Any] = [0.0] * pen_program.n_terms
-            pen_value = pen_program.function(P, [], [], 1, pen_program.consts, pen_program.funcs, pen_terms)
-            for j, rows in enumerate(pen_program.rows):
-                for r in rows:
-                    totals[j] = totals[j] + pen_terms[r]
+            pen_value, totals = pen_program.run_from(totals, P, [], [], 1)
         for p, total in zip(self.params, totals):
             p.grad = p.grad + total
         return data_loss + pen_value if pen_program is not None else data_loss
