@@ -402,7 +402,8 @@ class _Program:
         loss, _ = self.function(P, X, ids, seed, self.consts, self.funcs, buffer, [0] * len(self.rows))
         return loss, self._batch_totals(buffer, n)
 
-    def run_from(self, start: List[Any], P: List[Any], X: List[Any], ids: List[Any], seed: Any) -> Tuple[Any, List[Any]]:
+    def run_from(self, start: List[Any], P: List[Any], X: List[Any], ids: List[Any],
+                 seed: Any) -> Tuple[Any, List[Any]]:
         """Unbatched: (loss, totals), each parameter's contributions added to its `start` one by one."""
         C: List[Any] = [0.0] * self.n_terms
         loss, totals = self.function(P, X, ids, seed, self.consts, self.funcs, C, start)
