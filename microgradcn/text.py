@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from . import optim
+from ._progress import Progress
 from .nn.transformer import GPT
 
 __all__ = [
@@ -233,23 +234,16 @@ def train_names(
     opt = optim.Adam(params, lr=linear_decay(lr, steps), betas=(0.85, 0.99), eps=1e-8)
     encoded = [tokenizer.encode(name) for name in data]
     run = NamesRun(model, tokenizer)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc="names", unit="step", leave=True)
+    bar = Progress(steps, "names", progress)
     start = time.perf_counter()
     for k in range(steps):
         opt.zero_grad()
         loss = step(encoded[k % len(encoded)])
         opt.step()
         run.losses.append(loss)
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss:.4f}")
-            bar.update(1)
+        bar.advance(loss=f"{loss:.4f}")
     run.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    bar.close()
     run.samples = sample_names(model, tokenizer, num_samples, temperature, seed)
     return run
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from . import datasets, optim
 from . import functional as F
+from ._progress import Progress
 from .data import DataLoader, accuracy
 from .engine import Value, no_grad
 from .nn import MLP, Module
@@ -100,11 +101,7 @@ def fit(
     if replay:
         return _fit_replayed(model, inputs, targets, loss_fn, optimizer, steps, progress, desc)
     history = History()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc=desc, unit="step", leave=True)
+    bar = Progress(steps, desc, progress)
     start = time.perf_counter()
     model.train()
     for _ in range(steps):
@@ -117,12 +114,9 @@ def fit(
         # Accuracy of the outputs this step was computed from (before the update).
         acc = accuracy_fn(outputs, targets) if accuracy_fn else float("nan")
         history.accuracy.append(acc)
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss.data:.4f}", acc=f"{acc:.1%}")
-            bar.update(1)
+        bar.advance(loss=f"{loss.data:.4f}", acc=f"{acc:.1%}")
     history.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    bar.close()
     return history
 
 
@@ -136,11 +130,7 @@ def _fit_replayed(model: Module, inputs: Sequence[Sequence], targets: Sequence, 
     model.train()
     step = trace(batch_loss, model.parameters())
     history = History()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, desc=f"{desc} (replay)", unit="step", leave=True)
+    bar = Progress(steps, f"{desc} (replay)", progress)
     start = time.perf_counter()
     for _ in range(steps):
         optimizer.zero_grad()
@@ -148,12 +138,9 @@ def _fit_replayed(model: Module, inputs: Sequence[Sequence], targets: Sequence, 
         optimizer.step()
         history.loss.append(loss)
         history.accuracy.append(float("nan"))
-        if bar is not None:
-            bar.set_postfix(loss=f"{loss:.4f}")
-            bar.update(1)
+        bar.advance(loss=f"{loss:.4f}")
     history.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    bar.close()
     return history
 
 
@@ -420,11 +407,7 @@ def fit_batches(
         raise TypeError(f"train_loader must be a microgradcn.data.DataLoader, got {type(train_loader).__name__}")
     step = step_fn if step_fn is not None else make_step(make_sample_loss(model, loss_fn), penalty)
     history = EpochHistory()
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=epochs * len(train_loader), desc=desc, unit="batch", leave=True)
+    bar = Progress(epochs * len(train_loader), desc, progress, unit="batch")
     best_loss, best_state, waited = float("inf"), None, 0
     start = time.perf_counter()
     model.train()
@@ -439,8 +422,7 @@ def fit_batches(
                 history.batch_loss.append(loss)
                 total += loss * len(y_batch)
                 count += len(y_batch)
-                if bar is not None:
-                    bar.update(1)
+                bar.advance()
             history.train_seconds += time.perf_counter() - wall
             history.train_cpu_seconds += time.process_time() - cpu
             history.loss.append(total / count)
@@ -460,8 +442,7 @@ def fit_batches(
                         best_state = model.state_dict()
                 else:
                     waited += 1
-            if bar is not None:
-                bar.set_postfix(postfix)
+            bar.show(**postfix)
             if early_stopping is not None and waited >= early_stopping:
                 history.stopped_early = True
                 break
@@ -469,8 +450,7 @@ def fit_batches(
             model.load_state_dict(best_state)
     finally:
         history.seconds = time.perf_counter() - start
-        if bar is not None:
-            bar.close()
+        bar.close()
     return history
 
 

@@ -128,3 +128,19 @@ def test_cli_train_reports_a_failed_save_in_one_line(tmp_path, capsys, monkeypat
     assert main(["train", "xor", "--steps", "1", "--save", str(tmp_path / "m.json"), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "could not save to" in err and "No space left on device" in err
+
+
+def test_progress_bar_shows_the_numbers_and_is_silent_when_off(capsys):
+    from microgradcn._progress import Progress
+
+    bar = Progress(2, "demo", enabled=True)
+    bar.advance(loss="0.5000")
+    bar.show(loss="0.2500", acc="90.0%")
+    bar.advance()
+    bar.close()
+    err = capsys.readouterr().err
+    assert "demo" in err and "2/2" in err and "loss=0.2500" in err and "acc=90.0%" in err
+    quiet = Progress(2, "quiet", enabled=False)
+    quiet.advance(loss="1")
+    quiet.close()
+    assert capsys.readouterr() == ("", "")

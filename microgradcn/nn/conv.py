@@ -16,6 +16,8 @@ graph can be drawn and every gradient checked.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable
 from typing import Any, Union
 
@@ -181,6 +183,10 @@ class _Pool2d(Module):
             for ch in image
         ]
 
+    def _reduce(self, x: Any, reduce: Callable[[list[Any]], Any]) -> Image:
+        """`reduce` of every window, as an image [channel][row][col]."""
+        return [[[reduce(window) for window in row] for row in channel] for channel in self._windows(x)]
+
     def __repr__(self) -> str:
         stride = "" if self._stride == self._kernel else f", stride={_show(self._stride)}"
         return f"{self._name}(kernel_size={_show(self._kernel)}{stride})"
@@ -197,19 +203,7 @@ class MaxPool2d(_Pool2d):
     _name = "MaxPool2d"
 
     def __call__(self, x: Any) -> Image:
-        out = []
-        for channel in self._windows(x):
-            rows = []
-            for row in channel:
-                cells = []
-                for window in row:
-                    m = window[0]
-                    for v in window[1:]:
-                        m = m.max(v)
-                    cells.append(m)
-                rows.append(cells)
-            out.append(rows)
-        return out
+        return self._reduce(x, lambda window: functools.reduce(lambda m, v: m.max(v), window))
 
 
 class AvgPool2d(_Pool2d):
@@ -219,19 +213,7 @@ class AvgPool2d(_Pool2d):
 
     def __call__(self, x: Any) -> Image:
         scale = 1.0 / (self._kernel[0] * self._kernel[1])
-        out = []
-        for channel in self._windows(x):
-            rows = []
-            for row in channel:
-                cells = []
-                for window in row:
-                    total = window[0]
-                    for v in window[1:]:
-                        total = total + v
-                    cells.append(total * scale)
-                rows.append(cells)
-            out.append(rows)
-        return out
+        return self._reduce(x, lambda window: functools.reduce(operator.add, window) * scale)
 
 
 class Flatten(Module):
