@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Seque
 
 from . import _collector, modes
 from .modes import AnomalyError, detect_anomaly, is_grad_enabled, no_grad
-from .ops import ADD, MUL, OPS, Op, show
+from .ops import ADD, MUL, OPS, Op, overflow_message, show_value
 
 Number = Union[int, float, Fraction]
 Scalar = Union["Value", int, float, Fraction]
@@ -218,8 +218,7 @@ class Value:
             node.grad = 0
 
 
-def _show(x: Any) -> str:
-    return show(x.data if isinstance(x, Value) else x)
+_show = show_value
 
 
 def _data(x: Any) -> Any:
@@ -254,7 +253,7 @@ def apply(op: Op, a: Any, b: Any = None) -> Any:
         else:
             data = op.forward(a.data)
     except OverflowError as error:
-        raise OverflowError(_overflow_message(op, a, b, k, error)) from None
+        raise OverflowError(overflow_message(op, a, b, k, error)) from None
     return _node(data, op, a, b, k)
 
 
@@ -296,19 +295,6 @@ def select(candidates: Sequence[Any], index: int) -> Value:
     return _node(chosen.data, OPS["select"], chosen, None, (index, items))
 
 
-def _overflow_message(op: Op, a: Value, b: Any, k: Any, error: Exception) -> str:
-    if op.name in str(error):
-        return str(error)  # the op's own message already names it and its input
-    other = b if b is not None else k
-    if op.infix:
-        call = f"{_show(a)} {op.name} {_show(other)}"
-    else:
-        call = f"{op.name}({', '.join(_show(x) for x in (a, other) if x is not None)})"
-    if "int too large to convert" in str(error):
-        return f"{call}: an integer this large does not fit in a float, which {op.name} needs"
-    return f"{call}: the result is too large for a float ({error})"
-
-
 def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
     """``a <op> b`` as a method of Value (``__add__``, ``__radd__``, ``max``...).
 
@@ -327,7 +313,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
         try:
             data = forward(self.data, other.data)
         except OverflowError as error:
-            raise OverflowError(_overflow_message(op, self, other, None, error)) from None
+            raise OverflowError(overflow_message(op, self, other, None, error)) from None
         if modes.blocks_open or not _collector.resting:
             return _node(data, op, self, other)
         out = _new(Value)
@@ -355,14 +341,9 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
 
 def _unary(op: Op) -> Callable[[Value], Value]:
     """``x.<op>()`` as a method of Value (``exp``, ``relu``, ``__neg__``...)."""
-    forward = op.forward
 
     def method(self: Value) -> Value:
-        try:
-            data = forward(self.data)
-        except OverflowError as error:
-            raise OverflowError(_overflow_message(op, self, None, None, error)) from None
-        return _node(data, op, self, None)
+        return apply(op, self)
 
     method.__doc__ = f"{op.name}(x): a new node (its forward and derivative are in ops.py)."
     return method

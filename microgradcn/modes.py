@@ -17,6 +17,8 @@ import traceback
 import weakref
 from typing import Any, Callable, List
 
+from .ops import show_value as _show
+
 __all__ = ["no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "random_numbers"]
 
 _grad_enabled = contextvars.ContextVar("microgradcn_grad_enabled", default=True)
@@ -121,12 +123,6 @@ def check_gradients(node: Any, parents: tuple) -> None:
                 raise AnomalyError(
                     f"backward of {node.op} (inputs {', '.join(_show(p) for p in node.parents)}) gave the "
                     f"gradient {_show(g)}; the node was created at {where}")
-
-
-def _show(x: Any) -> str:
-    from .ops import show
-
-    return show(x.data if hasattr(x, "data") else x)
 
 
 # ------------------------------------------------------------ the tracer

@@ -185,6 +185,25 @@ def show(x: Any) -> str:
     return repr(x)
 
 
+def overflow_message(op: Op, a: Any, b: Any, k: Any, error: Exception) -> str:
+    """The message for an OverflowError raised by `op` on Value `a` (and `b`, or its constant `k`)."""
+    if op.name in str(error):
+        return str(error)  # the op's own message already names it and its input
+    other = b if b is not None else k
+    if op.infix:
+        call = f"{show_value(a)} {op.name} {show_value(other)}"
+    else:
+        call = f"{op.name}({', '.join(show_value(x) for x in (a, other) if x is not None)})"
+    if "int too large to convert" in str(error):
+        return f"{call}: an integer this large does not fit in a float, which {op.name} needs"
+    return f"{call}: the result is too large for a float ({error})"
+
+
+def show_value(x: Any) -> str:
+    """`show` of a number, or of a Value's number."""
+    return show(x.data if hasattr(x, "data") else x)
+
+
 def _reciprocal(b: Any, out: Any) -> Any:
     # 1 / 2 would be the float 0.5: when the quotient is exact, keep its derivative exact too.
     return Fraction(1, b) if type(b) is int and type(out) is Fraction else 1 / b
