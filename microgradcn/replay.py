@@ -225,9 +225,15 @@ class _Program:
             self.consts.append(x)
             return f"K[{len(self.consts) - 1}]"
 
+        func_names: Dict[Tuple[int, bool], str] = {}
+
         def func(f: Callable, vectorized: bool) -> str:
-            self.funcs.append(_elementwise(f) if batched and not vectorized else f)
-            return f"F[{len(self.funcs) - 1}]"
+            # one global name per function (not per node): a name is quicker to call than F[i]
+            key = (id(f), vectorized)
+            if key not in func_names:
+                func_names[key] = f"_f{len(self.funcs)}"
+                self.funcs.append(_elementwise(f) if batched and not vectorized else f)
+            return func_names[key]
 
         used_params = set()
         for v in nodes:
@@ -375,6 +381,7 @@ class _Program:
         source = "def _program(P, X, I, SEED, K, F, C, S):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
                                      "_where": np.where, "_pick": _pick_batched if batched else _pick}
+        namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
         self.lines = len(lines)
