@@ -1,4 +1,4 @@
-"""The autograd engine: `Value`, the one reverse-mode loop, `grad`, `no_grad`, `detect_anomaly`.
+"""The autograd engine: `Value`, the one reverse-mode loop, and `grad`.
 
 A `Value` is one scalar node of a computation graph. Every operation on
 Values returns a new Value that remembers its parents and the `Op` that made
@@ -12,6 +12,9 @@ Why it is fast without tricks in the code you read: a node points only to
 its parents (never the other way round) and derivative rules are shared per
 op, so graphs contain no reference cycles and are freed by reference counting
 alone. Parents live in two slots, so one node is one object.
+
+The switches the engine consults (`no_grad`, `detect_anomaly`, and the
+tracer that replay listens with) are in `modes.py`.
 """
 
 from __future__ import annotations
