@@ -494,7 +494,8 @@ class Trace:
                 f"the traced function draws random numbers ({recorder.random_sources[0]!r} in training mode): a "
                 "replayed step would reuse the first draws instead of new ones, so it is not traced. Train this "
                 "model in eager mode, or switch those layers to eval mode.")
-        program = _Program(loss, self.params, numbers, indices, recorder, batched)
+        from ._grouped import GroupedProgram  # imported here: _grouped builds on this module
+        program = (GroupedProgram if batched else _Program)(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
         self.graph = loss
         if not batched:

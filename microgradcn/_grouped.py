@@ -1,0 +1,401 @@
+"""Numpy replay over groups of sibling nodes: one numpy op for many structurally identical nodes.
+
+`replay`'s batched program evaluates every scalar node of one sample's graph
+as one numpy op over the batch. A layer's neurons are built alike, so many of
+those nodes are siblings: the 16 ``w_j0 * x_0`` of a layer, all 256
+``w_ji * h_i`` of the next one. `GroupedProgram` evaluates each such group as
+ONE numpy op over an array of shape ``(group size, batch)``, gathering the
+parents' rows by index, and gives the same numbers, bit for bit.
+
+Groups. A node's key is (its op, the op's constant, the group of each input,
+whether its backward runs); leaves are grouped by kind (parameters, input
+numbers, constants). Nodes with the same key have the same shape of graph
+below them, so none depends on another, and a group's inputs all come from
+groups made before it: the groups run in the order they were made.
+
+Why the numbers are the same. The forward pass is element-wise, so grouping
+changes no result. Backward, every contribution (a "term": ``b * g`` for the
+``a`` of ``a * b``, ``local * g`` for other ops) is computed element-wise too,
+with the same formula as `replay._Program`; each goes to a row of one buffer.
+A node's gradient is then the sum of its terms in exactly the order eager
+mode adds them, which is worked out once, at build time, by following eager's
+backward loop (`replay._backward_order`). Summing is done for a whole group at
+once with ``np.cumsum`` along the terms (it adds strictly from left to right);
+members with fewer terms are padded with ``-0.0``, which leaves every float,
+signed zeros included, unchanged. A gradient with one term is that term's row,
+and ``+`` passes its gradient on unchanged, so most nodes need no arithmetic.
+The groups' backward steps run in reverse order, so every term of a node is
+ready before its gradient is summed. Parameter terms stay in the buffer as
+rows, in eager's order, for `_Program._batch_totals`.
+
+Falls back to `replay._Program` for the whole graph (``grouped`` is False) when
+a constant of the graph is not a float (a Fraction, an int too large for a
+float): numpy would round it where Python computes exactly.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .engine import Value
+from .ops import ADD, DETACH, MUL, NEG, SUB
+from .replay import (SELECT, ReplayError, _any_differs, _backward_order, _elementwise, _graph, _Index, _inputs,
+                     _plain, _Program, _Recorder, _Retrace)
+
+__all__ = ["GroupedProgram"]
+
+_INFIX = {ADD: "+", SUB: "-", MUL: "*"}
+_EXACT_INT = 2 ** 53
+
+
+class _Unsupported(Exception):
+    """The graph has something the grouped program does not handle exactly: use the per-node program."""
+
+
+class _Group:
+    """Structurally identical nodes, evaluated as one array of shape (len(members), batch)."""
+
+    def __init__(self, gid: int, kind: str, first: Value, processed: bool, parents: Tuple["_Group", ...]) -> None:
+        self.gid = gid
+        self.kind = kind  # "param", "number", "const", "op" or "select"
+        self.op = first._op if kind in ("op", "select") else None
+        self.k = first._k if kind == "op" else None
+        self.members: List[Value] = []
+        self.processed = processed  # its backward runs (it leads to a parameter and gets a gradient)
+        self.parents = parents  # the group of each input slot
+        self.leads = False
+        self.name = f"v{gid}"
+
+
+def _is_float_exact(x: Any) -> bool:
+    if type(x) is float:
+        return True
+    return isinstance(x, Integral) and not isinstance(x, bool) and abs(int(x)) <= _EXACT_INT
+
+
+class GroupedProgram(_Program):
+    """The batched program of `replay`, with structurally identical nodes evaluated together.
+
+    Same interface as ``_Program(..., batched=True)``: ``run(P, X, I, seed, n)``
+    returns ``(losses, totals)``, bit-identical to it and to eager mode.
+    ``grouped`` says whether grouping was used (else the per-node program
+    runs); ``n_groups`` and ``n_nodes`` say how much was grouped.
+    """
+
+    def __init__(self, root: Value, params: List[Value], numbers: List[Value], indices: List[_Index],
+                 recorder: _Recorder, batched: bool = True) -> None:
+        self.grouped = False
+        self.n_nodes = len(_graph(root))
+        self.n_groups = self.n_nodes
+        if batched and root._op is not None:
+            try:
+                self._build(root, params, numbers, indices, recorder)
+                self.grouped = True
+                return
+            except _Unsupported:
+                pass
+        _Program.__init__(self, root, params, numbers, indices, recorder, batched)
+
+    # ------------------------------------------------------------------ build
+    def _build(self, root: Value, params: List[Value], numbers: List[Value], indices: List[_Index],
+               recorder: _Recorder) -> None:
+        self.batched = True
+        nodes = _graph(root)
+        param_slot = {id(p): j for j, p in enumerate(params)}
+        number_slot = {id(v): j for j, v in enumerate(numbers)}
+        for j, p in enumerate(params):
+            if not _is_float_exact(p.data):
+                raise _Unsupported(f"parameter {j} is {p.data!r}")
+
+        # Which nodes lead to a parameter, and, following _Program's backward (eager's order), every
+        # node's terms: (consumer, input slot) in the order eager adds them.
+        leads = set(param_slot)
+        for v in nodes:
+            if any(id(p) in leads for p in _inputs(v)):
+                leads.add(id(v))
+        present = {id(v) for v in nodes if v._op is None}
+        unused = [j for j, p in enumerate(params) if id(p) not in present]
+        if unused:
+            raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
+                              f"(of {len(params)}); pass only the parameters the loss depends on")
+        terms: Dict[int, List[Tuple[Value, int]]] = {id(root): []}
+        param_terms: Dict[int, List[Tuple[Value, int]]] = {id(p): [] for p in params}
+        processed = set()
+        for v in _backward_order(root):
+            if id(v) not in terms or id(v) not in leads or v._op is DETACH:
+                continue
+            processed.add(id(v))
+            for s, parent in enumerate(_inputs(v)):
+                if id(parent) not in leads:
+                    continue
+                if parent._op is None:
+                    param_terms[id(parent)].append((v, s))
+                else:
+                    terms.setdefault(id(parent), []).append((v, s))
+
+        # Groups, in the order they are made (inputs' groups first).
+        groups: List[_Group] = []
+        by_key: Dict[Any, _Group] = {}
+        where: Dict[int, Tuple[_Group, int]] = {}  # node -> (its group, its position there)
+        consts: List[Any] = []  # data of the constant leaves (and of nodes computed from constants only)
+
+        def place(v: Value, key: Any, kind: str, parents: Tuple[_Group, ...]) -> None:
+            group = by_key.get(key)
+            if group is None:
+                group = _Group(len(groups), kind, v, id(v) in processed, parents)
+                group.leads = id(v) in leads
+                by_key[key] = group
+                groups.append(group)
+            where[id(v)] = (group, len(group.members))
+            group.members.append(v)
+
+        for v in nodes:
+            op = v._op
+            if op is None:
+                kind = "param" if id(v) in param_slot else "number" if id(v) in number_slot else "const"
+            else:
+                ins = _inputs(v)
+                if op is not SELECT and all(where[id(p)][0].kind == "const" for p in ins):
+                    kind = "const"  # computed from constants only: the same number at every call
+                else:
+                    kind = "select" if op is SELECT else "op"
+            if kind == "const":
+                if not _is_float_exact(v.data):
+                    raise _Unsupported(f"the constant {v.data!r} is not a float")
+                consts.append(v.data)
+            if kind in ("param", "number", "const"):
+                place(v, kind, kind, ())
+                continue
+            parents = tuple(where[id(p)][0] for p in _inputs(v))
+            k = (type(v._k).__name__, repr(v._k)) if kind == "op" and op.param else None  # type: ignore[union-attr]
+            key = (kind, id(op), k, tuple(g.gid for g in parents), id(v) in processed)
+            place(v, key, kind, parents)
+
+        # ---------------------------------------------------------- the code
+        lines: List[str] = []
+        self.consts = []
+        self.funcs = []
+        self.index_arrays: List[np.ndarray] = []
+
+        def const(x: Any) -> str:
+            self.consts.append(x)
+            return f"K[{len(self.consts) - 1}]"
+
+        def func(f: Callable, vectorized: bool) -> str:
+            self.funcs.append(f if vectorized else _elementwise(f))
+            return f"F[{len(self.funcs) - 1}]"
+
+        def rows(source: str, idx: List[int], length: int) -> str:
+            """`source` (an array of `length` rows) at rows `idx`: a view when they are evenly spaced."""
+            if len(idx) == length and idx == list(range(length)):
+                return source
+            if len(idx) == 1:
+                return f"{source}[{idx[0]}:{idx[0] + 1}]"
+            step = idx[1] - idx[0]
+            if step != 0 and all(b - a == step for a, b in zip(idx, idx[1:])):
+                stop = idx[-1] + step
+                return f"{source}[{idx[0]}:{stop if stop >= 0 else ''}{'' if step == 1 else f':{step}'}]"
+            self.index_arrays.append(np.array(idx, dtype=np.intp))
+            return f"{source}[S[{len(self.index_arrays) - 1}]]"
+
+        def operand(group: _Group, slot: int) -> str:
+            parent_group = group.parents[slot]
+            idx = [where[id(_inputs(v)[slot])][1] for v in group.members]
+            return rows(parent_group.name, idx, len(parent_group.members))
+
+        # Leaves: parameters (in the order of their slots in P), input numbers, constants.
+        self.param_order: Optional[np.ndarray] = None
+        for group in groups:
+            if group.kind == "param":
+                self.param_order = np.array([param_slot[id(v)] for v in group.members], dtype=np.intp)
+                lines.append(f"{group.name} = P")
+            elif group.kind == "number":
+                lines.append(f"{group.name} = _np.array([{', '.join(f'X[{number_slot[id(v)]}]' for v in group.members)}])")
+            elif group.kind == "const":
+                lines.append(f"{group.name} = {const(np.array(consts, dtype=float)[:, None])}")
+
+        # Forward, group by group.
+        operands: Dict[Tuple[int, int], str] = {}
+        picks: Dict[int, str] = {}
+        for group in groups:
+            if group.kind not in ("op", "select"):
+                continue
+            op = group.op
+            assert op is not None
+            me = group.name
+            args = []
+            for slot in range(len(group.parents)):
+                text = operand(group, slot)
+                if text.endswith("]]"):  # a gather: keep the copy for backward
+                    lines.append(f"o{group.gid}_{slot} = {text}")
+                    text = f"o{group.gid}_{slot}"
+                operands[(group.gid, slot)] = text
+                args.append(text)
+            if group.kind == "select":
+                picks[group.gid] = pick = self._pick_code(group, const, lines)
+                lines.append(f"{me} = _choose_rows({pick}, ({', '.join(args)},))")
+            elif op in _INFIX:
+                lines.append(f"{me} = {args[0]} {_INFIX[op]} {args[1]}")
+            elif op is NEG:
+                lines.append(f"{me} = -{args[0]}")
+            elif op.arity == 2:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {args[1]})")
+            elif op.param:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {const(group.k)})")
+            else:
+                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]})")
+
+        # Guards: the decisions taken on data while recording must come out the same.
+        for value, other, result, how in recorder.decisions:
+            if id(value) not in where:
+                continue
+            g, i = where[id(value)]
+            left = f"{g.name}[{i}]"
+            if isinstance(other, Value) and id(other) in where:
+                og, oi = where[id(other)]
+                right = f"{og.name}[{oi}]"
+            else:
+                right = repr(_plain(other))
+            test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
+            lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
+        data_selected = {v._k[0].slot for v in nodes if v._op is SELECT and isinstance(v._k[0], _Index)}
+        self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
+        self.recorded_indices = [int(i) for i in indices]
+
+        # Backward. Rows of the buffer GT: 0 stays -0.0 (padding), 1 holds SEED, then blocks of terms.
+        NEG_ZERO, SEED_ROW = 0, 1
+        size = 2
+        grad_row: Dict[int, int] = {id(root): SEED_ROW}  # node -> the row holding its gradient
+        term_base: Dict[Tuple[int, int], int] = {}  # (group, slot) -> first row of that slot's terms
+        self.zero_blocks: List[Tuple[int, int]] = []
+
+        def term_row(consumer: Value, slot: int) -> int:
+            g, i = where[id(consumer)]
+            if g.op is ADD:
+                return grad_row[id(consumer)]
+            if g.kind == "select":
+                return term_base[(g.gid, 0)] + slot * len(g.members) + i
+            return term_base[(g.gid, slot)] + i
+
+        back: List[str] = [f"GT[{SEED_ROW}] = SEED"]
+        for group in reversed(groups):
+            if not group.processed:
+                continue
+            me = group.name
+            m = len(group.members)
+            # Its gradient: each member's terms, summed in eager's order.
+            lists = [[SEED_ROW] if v is root else [term_row(c, s) for c, s in terms[id(v)]] for v in group.members]
+            width = max(len(t) for t in lists)
+            if width == 1:
+                for v, t in zip(group.members, lists):
+                    grad_row[id(v)] = t[0]
+                g_text = rows("GT", [t[0] for t in lists], -1)
+            else:
+                block = np.array([t + [NEG_ZERO] * (width - len(t)) for t in lists], dtype=np.intp)
+                self.index_arrays.append(block)
+                back.append(f"GT[{size}:{size + m}] = _cumsum(GT[S[{len(self.index_arrays) - 1}]], axis=1)[:, -1]")
+                for i, v in enumerate(group.members):
+                    grad_row[id(v)] = size + i
+                g_text = f"GT[{size}:{size + m}]"
+                size += m
+            if group.op is ADD:
+                continue  # its terms are its gradient: both inputs' terms are these rows
+            back.append(f"g = {g_text}")
+            op = group.op
+            assert op is not None
+            leading = [s for s, parent in enumerate(group.parents) if parent.leads]
+            if group.kind == "select":
+                n_cand = len(group.parents)
+                term_base[(group.gid, 0)] = size
+                self.zero_blocks.append((size, size + n_cand * m))
+                back.append(f"_scatter(GT, {size}, {m}, {picks[group.gid]}, g)")
+                size += n_cand * m
+                continue
+            for s in leading:
+                term_base[(group.gid, s)] = size
+                size += m
+            out = {s: f"out=GT[{term_base[(group.gid, s)]}:{term_base[(group.gid, s)] + m}]" for s in leading}
+            a = operands[(group.gid, 0)]
+            if op is MUL:
+                b = operands[(group.gid, 1)]
+                for s in leading:
+                    back.append(f"_mul({b if s == 0 else a}, g, {out[s]})")
+            elif op.arity == 2:
+                b = operands[(group.gid, 1)]
+                back.append(f"_d = {func(op.local, op.vectorized)}({a}, {b}, {me})")
+                for s in leading:
+                    back.append(f"_mul(_d[{s}], g, {out[s]})")
+            elif op.param:
+                back.append(f"_mul({func(op.local, op.vectorized)}({a}, {const(group.k)}, {me}), g, {out[0]})")
+            else:
+                back.append(f"_mul({func(op.derivative, op.vectorized)}({a}, {me}), g, {out[0]})")
+        root_group, root_pos = where[id(root)]
+        back.append(f"return {root_group.name}[{root_pos}]")
+        lines.extend(back)
+
+        # Rows of GT belonging to each parameter, in eager's order (see _Program._batch_totals).
+        self.rows = [[term_row(c, s) for c, s in param_terms[id(p)]] for p in params]
+        self.n_terms = size
+        self.n_groups = len(groups)
+        self.n_ops = sum(1 for line in lines if "=" in line or line.startswith("_"))
+        source = "def _program(P, X, I, SEED, K, F, S, GT):\n" + "\n".join("    " + line for line in lines) + "\n"
+        namespace: Dict[str, Any] = {"_np": np, "_Retrace": _Retrace, "_any_differs": _any_differs,
+                                     "_choose_rows": _choose_rows, "_scatter": _scatter, "_mul": np.multiply,
+                                     "_cumsum": np.cumsum}
+        exec(compile(source, "<microgradcn grouped replay>", "exec"), namespace)
+        self.function = namespace["_program"]
+        self.source = source
+        self.lines = len(lines)
+        self._buffers: Dict[int, np.ndarray] = {}
+
+    def _pick_code(self, group: _Group, const: Callable[[Any], str], lines: List[str]) -> str:
+        """The index each member of a select group picks, as an int array broadcastable to (members, n)."""
+        specs = [v._k[0] for v in group.members]
+        if all(isinstance(s, _Index) for s in specs):
+            slots = [s.slot for s in specs]
+            if len(set(slots)) == 1:
+                return f"I[{slots[0]}][None, :]"
+            lines.append(f"p{group.gid} = _np.array([{', '.join(f'I[{s}]' for s in slots)}])")
+            return f"p{group.gid}"
+        if not any(isinstance(s, _Index) for s in specs):
+            return const(np.array([int(s) for s in specs], dtype=np.intp)[:, None])
+        items = ", ".join(f"I[{s.slot}]" if isinstance(s, _Index) else f"_np.full(len(X[0]) if X else 1, {int(s)})"
+                          for s in specs)
+        lines.append(f"p{group.gid} = _np.array([{items}])")
+        return f"p{group.gid}"
+
+    # -------------------------------------------------------------------- run
+    def run(self, P: List[Any], X: List[Any], ids: List[Any], seed: Any, n: int = 0) -> Tuple[Any, List[Any]]:
+        """Forward and backward over the batch: (each sample's loss, each parameter's gradient total)."""
+        if not self.grouped:
+            return _Program.run(self, P, X, ids, seed, n)
+        buffer = self._buffers.get(n)
+        if buffer is None:
+            buffer = np.zeros((self.n_terms, n))
+            buffer[0] = -0.0
+            self._buffers = {n: buffer}  # one batch size at a time (the last one)
+        for start, stop in self.zero_blocks:
+            buffer[start:stop] = 0.0
+        params = np.asarray(P, dtype=float)
+        if self.param_order is not None:
+            params = params[self.param_order][:, None]
+        loss = self.function(params, X, ids, seed, self.consts, self.funcs, self.index_arrays, buffer)
+        return np.array(loss, dtype=float), self._batch_totals(buffer, n)
+
+
+def _choose_rows(pick: np.ndarray, candidates: Tuple[np.ndarray, ...]) -> np.ndarray:
+    """candidates[pick] element by element (np.choose, for any number of candidates)."""
+    if len(candidates) <= 32:
+        return np.choose(pick, candidates)
+    arrays = np.broadcast_arrays(pick, *candidates)
+    return np.take_along_axis(np.stack(arrays[1:]), arrays[0][None], axis=0)[0]
+
+
+def _scatter(GT: np.ndarray, base: int, members: int, pick: np.ndarray, g: np.ndarray) -> None:
+    """Select's terms: candidate c of member i is row base + c * members + i; only the chosen one gets g."""
+    g = np.asarray(g)
+    pick = np.broadcast_to(pick, g.shape)
+    GT[base + pick * members + np.arange(members)[:, None], np.arange(g.shape[1])[None, :]] = g
