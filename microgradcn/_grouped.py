@@ -20,8 +20,8 @@ with the same formula as `replay._Program`; each goes to a row of one buffer.
 A node's gradient is then the sum of its terms in exactly the order eager
 mode adds them, which is worked out once, at build time, by following eager's
 backward loop (`replay._backward_order`). Summing is done for a whole group at
-once with ``np.cumsum`` along the terms (it adds strictly from left to right);
-members with fewer terms are padded with ``-0.0``, which leaves every float,
+once, one numpy addition per term, from left to right (the first term plus the
+second, then the third...); members with fewer terms are padded with ``-0.0``, which leaves every float,
 signed zeros included, unchanged. A gradient with one term is that term's row,
 and ``+`` passes its gradient on unchanged, so most nodes need no arithmetic.
 The groups' backward steps run in reverse order, so every term of a node is
@@ -294,9 +294,12 @@ class GroupedProgram(_Program):
                     grad_row[id(v)] = t[0]
                 g_text = rows("GT", [t[0] for t in lists], -1)
             else:
-                block = np.array([t + [NEG_ZERO] * (width - len(t)) for t in lists], dtype=np.intp)
-                self.index_arrays.append(block)
-                back.append(f"GT[{size}:{size + m}] = _cumsum(GT[S[{len(self.index_arrays) - 1}]], axis=1)[:, -1]")
+                # term by term (column by column), from left to right; a column of evenly spaced rows is a view
+                padded = [t + [NEG_ZERO] * (width - len(t)) for t in lists]
+                columns = [rows("GT", [t[w] for t in padded], -1) for w in range(width)]
+                acc = f"GT[{size}:{size + m}]"
+                back.append(f"_add({columns[0]}, {columns[1]}, out={acc})")
+                back.extend(f"_add({acc}, {column}, out={acc})" for column in columns[2:])
                 for i, v in enumerate(group.members):
                     grad_row[id(v)] = size + i
                 g_text = f"GT[{size}:{size + m}]"
@@ -344,12 +347,13 @@ class GroupedProgram(_Program):
         source = "def _program(P, X, I, SEED, K, F, S, GT):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_np": np, "_Retrace": _Retrace, "_any_differs": _any_differs,
                                      "_choose_rows": _choose_rows, "_scatter": _scatter, "_mul": np.multiply,
-                                     "_cumsum": np.cumsum}
+                                     "_add": np.add}
         exec(compile(source, "<microgradcn grouped replay>", "exec"), namespace)
         self.function = namespace["_program"]
         self.source = source
         self.lines = len(lines)
         self._buffers: Dict[int, np.ndarray] = {}
+        self._by_uses: Optional[List[Tuple[List[int], np.ndarray]]] = None
 
     def _pick_code(self, group: _Group, const: Callable[[Any], str], lines: List[str]) -> str:
         """The index each member of a select group picks, as an int array broadcastable to (members, n)."""
@@ -383,7 +387,33 @@ class GroupedProgram(_Program):
         if self.param_order is not None:
             params = params[self.param_order][:, None]
         loss = self.function(params, X, ids, seed, self.consts, self.funcs, self.index_arrays, buffer)
-        return np.array(loss, dtype=float), self._batch_totals(buffer, n)
+        return np.array(loss, dtype=float), self._totals(buffer, n)
+
+    def _totals(self, buffer: np.ndarray, n: int) -> List[Any]:
+        """Each parameter's terms summed sample by sample, use by use, from left to right (as eager adds them).
+
+        What `_Program._batch_totals` computes, with one numpy addition per
+        (sample, use) over all the parameters with that many uses, instead of a
+        cumsum (which numpy runs slowly, element by element).
+        """
+        if self._by_uses is None:
+            by_uses: Dict[int, List[int]] = {}
+            for j, rows in enumerate(self.rows):
+                if rows:
+                    by_uses.setdefault(len(rows), []).append(j)
+            self._by_uses = [(group, np.array([self.rows[j] for j in group], dtype=np.intp))
+                             for group in by_uses.values()]
+        totals: List[Any] = [0] * len(self.rows)
+        add = np.add
+        for group, rows in self._by_uses:
+            block = buffer[rows]  # (parameters, uses, n)
+            terms = [block[:, u, s] for s in range(n) for u in range(rows.shape[1])]  # sample by sample, use by use
+            total = terms[0].copy()
+            for term in terms[1:]:
+                add(total, term, out=total)
+            for j, value in zip(group, total.tolist()):
+                totals[j] = value
+        return totals
 
 
 def _choose_rows(pick: np.ndarray, candidates: Tuple[np.ndarray, ...]) -> np.ndarray:
