@@ -42,8 +42,20 @@ import numpy as np
 
 from .engine import Value
 from .ops import ADD, DETACH, MUL, NEG, SUB
-from .replay import (SELECT, ReplayError, _any_differs, _backward_order, _elementwise, _graph, _Index, _inputs,
-                     _plain, _Program, _Recorder, _Retrace)
+from .replay import (
+    SELECT,
+    ReplayError,
+    _any_differs,
+    _backward_order,
+    _elementwise,
+    _graph,
+    _Index,
+    _inputs,
+    _plain,
+    _Program,
+    _Recorder,
+    _Retrace,
+)
 
 __all__ = ["GroupedProgram"]
 
@@ -213,7 +225,8 @@ class GroupedProgram(_Program):
                 self.param_order = np.array([param_slot[id(v)] for v in group.members], dtype=np.intp)
                 lines.append(f"{group.name} = P")
             elif group.kind == "number":
-                lines.append(f"{group.name} = _np.array([{', '.join(f'X[{number_slot[id(v)]}]' for v in group.members)}])")
+                xs = ", ".join(f"X[{number_slot[id(v)]}]" for v in group.members)
+                lines.append(f"{group.name} = _np.array([{xs}])")
             elif group.kind == "const":
                 lines.append(f"{group.name} = {const(np.array(consts, dtype=float)[:, None])}")
 
@@ -405,9 +418,9 @@ class GroupedProgram(_Program):
                              for group in by_uses.values()]
         totals: List[Any] = [0] * len(self.rows)
         add = np.add
-        for group, rows in self._by_uses:
-            block = buffer[rows]  # (parameters, uses, n)
-            terms = [block[:, u, s] for s in range(n) for u in range(rows.shape[1])]  # sample by sample, use by use
+        for group, index in self._by_uses:
+            block = buffer[index]  # (parameters, uses, n)
+            terms = [block[:, u, s] for s in range(n) for u in range(index.shape[1])]  # sample by sample, use by use
             total = terms[0].copy()
             for term in terms[1:]:
                 add(total, term, out=total)
