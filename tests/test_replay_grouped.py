@@ -155,7 +155,7 @@ def test_a_node_used_many_times_sums_its_terms_in_eager_order():
 @given(expressions(), st.lists(st.lists(st.floats(0.8, 1.25), min_size=3, max_size=3), min_size=1, max_size=4))
 def test_random_expressions_in_two_sibling_copies_replay_exactly(expr, rows):
     # Two copies of the expression on different parameters: siblings, evaluated as groups of two.
-    leaves = [[Value(x), Value(x * 1.05)] for x in expr.inputs]
+    leaves = [[Value(x), Value(x)] for x in expr.inputs]
     reached = {id(v) for copy in (0, 1) for v in topological_order(expr(*(pair[copy] for pair in leaves)))}
     params = [v for pair in leaves for v in pair if id(v) in reached]
 
@@ -166,8 +166,9 @@ def test_random_expressions_in_two_sibling_copies_replay_exactly(expr, rows):
     X = np.array(rows)
     T = np.linspace(0.5, 1.5, len(rows))
     try:
-        eager, replayed, step = compare(sample_loss, params, [(X, T)], lr=0.0)
+        eager_step(sample_loss, X, T)
     except (ValueError, OverflowError, ZeroDivisionError):
         return  # a scaled input left an op's domain: nothing to compare
+    eager, replayed, step = compare(sample_loss, params, [(X, T)], lr=0.0)
     assert replayed == eager
     assert program_of(step).grouped
