@@ -365,8 +365,12 @@ class GroupedProgram(_Program):
         self.function = namespace["_program"]
         self.source = source
         self.lines = len(lines)
-        self._buffers: Dict[int, np.ndarray] = {}
-        self._by_uses: Optional[List[Tuple[List[int], np.ndarray]]] = None
+        by_uses: Dict[int, List[int]] = {}
+        for j, param_rows in enumerate(self.rows):
+            if param_rows:
+                by_uses.setdefault(len(param_rows), []).append(j)
+        self._by_uses = [(group, np.array([self.rows[j] for j in group], dtype=np.intp))
+                         for group in by_uses.values()]
 
     def _pick_code(self, group: _Group, const: Callable[[Any], str], lines: List[str]) -> str:
         """The index each member of a select group picks, as an int array broadcastable to (members, n)."""
@@ -389,11 +393,8 @@ class GroupedProgram(_Program):
         """Forward and backward over the batch: (each sample's loss, each parameter's gradient total)."""
         if not self.grouped:
             return _Program.run(self, P, X, ids, seed, n)
-        buffer = self._buffers.get(n)
-        if buffer is None:
-            buffer = np.zeros((self.n_terms, n))
-            buffer[0] = -0.0
-            self._buffers = {n: buffer}  # one batch size at a time (the last one)
+        buffer = np.empty((self.n_terms, n))  # every row read is written first: rows 0 and select's here
+        buffer[0] = -0.0
         for start, stop in self.zero_blocks:
             buffer[start:stop] = 0.0
         params = np.asarray(P, dtype=float)
@@ -409,20 +410,14 @@ class GroupedProgram(_Program):
         (sample, use) over all the parameters with that many uses, instead of a
         cumsum (which numpy runs slowly, element by element).
         """
-        if self._by_uses is None:
-            by_uses: Dict[int, List[int]] = {}
-            for j, rows in enumerate(self.rows):
-                if rows:
-                    by_uses.setdefault(len(rows), []).append(j)
-            self._by_uses = [(group, np.array([self.rows[j] for j in group], dtype=np.intp))
-                             for group in by_uses.values()]
         totals: List[Any] = [0] * len(self.rows)
         add = np.add
         for group, index in self._by_uses:
-            block = buffer[index]  # (parameters, uses, n)
-            terms = [block[:, u, s] for s in range(n) for u in range(index.shape[1])]  # sample by sample, use by use
-            total = terms[0].copy()
-            for term in terms[1:]:
+            uses = index.shape[1]
+            # (parameters, uses, n) -> rows of (parameters,): sample by sample, use by use
+            ordered = np.ascontiguousarray(buffer[index].transpose(2, 1, 0)).reshape(n * uses, len(group))
+            total = ordered[0].copy()
+            for term in ordered[1:]:
                 add(total, term, out=total)
             for j, value in zip(group, total.tolist()):
                 totals[j] = value
