@@ -22,9 +22,14 @@ def program_of(step):
     return program
 
 
+def values(x):
+    """Nested lists of numbers as Values, as a traced step's inputs are."""
+    return [values(a) for a in x] if isinstance(x, list) else Value(x)
+
+
 def eager_step(sample_loss, X, T, penalty=None):
     """What a numpy trace computes, in eager mode: mean of the per-sample losses (+ penalty), backward."""
-    terms = [sample_loss([Value(a) for a in x], t) for x, t in zip(X.tolist(), T.tolist())]
+    terms = [sample_loss(values(x), t) for x, t in zip(X.tolist(), T.tolist())]
     total = 0
     for term in terms:
         total = total + term
@@ -118,6 +123,32 @@ def test_select_among_parameters_by_label():
     eager, replayed, step = compare(sample_loss, params, batches)
     assert replayed == eager
     assert step.retraces == 0
+
+
+def test_a_small_gpt_with_token_ids_as_labels_replays_exactly():
+    from microgradcn.nn import GPT
+
+    model = GPT(7, block_size=6, n_layer=1, n_embd=8, n_head=2, seed=0)
+    rng = np.random.default_rng(0)
+    batches = [(np.zeros((4, 1)), rng.integers(0, 7, (4, 5))) for _ in range(3)]  # token ids: select's data
+    eager, replayed, step = compare(lambda x, t: model.loss(list(t)), model.parameters(), batches)
+    assert replayed == eager
+    assert step.retraces == 0 and step.records == 1
+    program = program_of(step)
+    assert program.grouped and program.n_groups < program.n_nodes / 10
+
+
+def test_the_digits_cnn_replays_exactly():
+    from microgradcn.train import digits_model
+
+    model = digits_model("cnn", seed=0)
+    rng = np.random.default_rng(4)
+    batches = [(rng.uniform(0, 1, (3, 1, 8, 8)), rng.integers(0, 10, 3)) for _ in range(2)]
+    eager, replayed, step = compare(lambda x, t: F.cross_entropy(model(x), t), model.parameters(), batches,
+                                    lr=0.01)
+    assert replayed == eager
+    program = program_of(step)
+    assert program.grouped and program.n_groups < program.n_nodes / 20
 
 
 def test_a_constant_numpy_cannot_hold_exactly_falls_back_to_the_per_node_program():
