@@ -203,3 +203,18 @@ def test_random_expressions_in_two_sibling_copies_replay_exactly(expr, rows):
     eager, replayed, step = compare(sample_loss, params, [(X, T)], lr=0.0)
     assert replayed == eager
     assert program_of(step).grouped
+
+
+def test_a_decision_on_data_is_guarded_over_the_whole_batch():
+    w = [Value(0.5), Value(-1.5)]
+
+    def sample_loss(x, t):
+        s = w[0] * x[0] + w[1] * x[1]
+        return (s - t) ** 2 if x[0] > 0 else (s * s - t) ** 2  # a Python-level branch on a Value's data
+
+    positive = np.array([[1.0, 2.0], [0.5, 1.0], [2.0, -1.0]])
+    mixed = np.array([[1.0, 2.0], [-0.5, 1.0], [2.0, -1.0], [0.25, 0.5]])  # another size, one other branch
+    T3, T4 = np.array([1.0, 0.0, -1.0]), np.array([1.0, 0.0, -1.0, 2.0])
+    eager, replayed, step = compare(sample_loss, w, [(positive, T3), (positive, T3), (mixed, T4), (positive, T3)])
+    assert replayed == eager
+    assert step.retraces == 1 and step.records == 1  # the mixed batch ran eagerly; the others replayed
