@@ -21,12 +21,13 @@ A node's gradient is then the sum of its terms in exactly the order eager
 mode adds them, which is worked out once, at build time, by following eager's
 backward loop (`replay._backward_order`). Summing is done for a whole group at
 once, one numpy addition per term, from left to right (the first term plus the
-second, then the third...); members with fewer terms are padded with ``-0.0``, which leaves every float,
-signed zeros included, unchanged. A gradient with one term is that term's row,
-and ``+`` passes its gradient on unchanged, so most nodes need no arithmetic.
-The groups' backward steps run in reverse order, so every term of a node is
-ready before its gradient is summed. Parameter terms stay in the buffer as
-rows, in eager's order, for `_Program._batch_totals`.
+second, then the third...); members with fewer terms are padded with ``-0.0``,
+which leaves every float, signed zeros included, unchanged. A gradient with one
+term is that term's row, and ``+`` passes its gradient on unchanged, so most
+nodes need no arithmetic. The groups' backward steps run in reverse order, so
+every term of a node is ready before its gradient is summed. Parameter terms
+stay in the buffer as rows, in eager's order; each parameter's total adds them
+sample by sample, use by use, from left to right, as `_Program._batch_totals`.
 
 Falls back to `replay._Program` for the whole graph (``grouped`` is False) when
 a constant of the graph is not a float (a Fraction, an int too large for a
@@ -100,11 +101,11 @@ class GroupedProgram(_Program):
     def __init__(self, root: Value, params: List[Value], numbers: List[Value], indices: List[_Index],
                  recorder: _Recorder, batched: bool = True) -> None:
         self.grouped = False
-        self.n_nodes = len(_graph(root))
-        self.n_groups = self.n_nodes
+        nodes = _graph(root)
+        self.n_nodes = self.n_groups = len(nodes)
         if batched and root._op is not None:
             try:
-                self._build(root, params, numbers, indices, recorder)
+                self._build(root, nodes, params, numbers, indices, recorder)
                 self.grouped = True
                 return
             except _Unsupported:
@@ -112,10 +113,9 @@ class GroupedProgram(_Program):
         _Program.__init__(self, root, params, numbers, indices, recorder, batched)
 
     # ------------------------------------------------------------------ build
-    def _build(self, root: Value, params: List[Value], numbers: List[Value], indices: List[_Index],
-               recorder: _Recorder) -> None:
+    def _build(self, root: Value, nodes: List[Value], params: List[Value], numbers: List[Value],
+               indices: List[_Index], recorder: _Recorder) -> None:
         self.batched = True
-        nodes = _graph(root)
         param_slot = {id(p): j for j, p in enumerate(params)}
         number_slot = {id(v): j for j, v in enumerate(numbers)}
         for j, p in enumerate(params):
@@ -356,7 +356,6 @@ class GroupedProgram(_Program):
         self.rows = [[term_row(c, s) for c, s in param_terms[id(p)]] for p in params]
         self.n_terms = size
         self.n_groups = len(groups)
-        self.n_ops = sum(1 for line in lines if "=" in line or line.startswith("_"))
         source = "def _program(P, X, I, SEED, K, F, S, GT):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_np": np, "_Retrace": _Retrace, "_any_differs": _any_differs,
                                      "_choose_rows": _choose_rows, "_scatter": _scatter, "_mul": np.multiply,
@@ -383,7 +382,8 @@ class GroupedProgram(_Program):
             return f"p{group.gid}"
         if not any(isinstance(s, _Index) for s in specs):
             return const(np.array([int(s) for s in specs], dtype=np.intp)[:, None])
-        items = ", ".join(f"I[{s.slot}]" if isinstance(s, _Index) else f"_np.full(len(X[0]) if X else 1, {int(s)})"
+        some = next(s.slot for s in specs if isinstance(s, _Index))  # the batch size is that of any index column
+        items = ", ".join(f"I[{s.slot}]" if isinstance(s, _Index) else f"_np.full(len(I[{some}]), {int(s)})"
                           for s in specs)
         lines.append(f"p{group.gid} = _np.array([{items}])")
         return f"p{group.gid}"

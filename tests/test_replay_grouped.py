@@ -116,6 +116,8 @@ def test_select_among_parameters_by_label():
 
     def sample_loss(x, t):
         embedded = [select([row[d] for row in rows], t) for d in range(3)]  # 3 selects, one group
+        embedded.append(select([row[0] for row in rows], 3))  # in that group too, with a fixed index
+        embedded.append(select([w_out, rows[0][1]], 1))  # a group of one fixed pick
         return sum((w_out * e * x[0] - x[1]) ** 2 for e in embedded)
 
     rng = np.random.default_rng(2)
