@@ -230,19 +230,31 @@ class GroupedProgram(_Program):
             elif group.kind == "const":
                 lines.append(f"{group.name} = {const(np.array(consts, dtype=float)[:, None])}")
 
-        # Forward, group by group.
+        # Forward, group by group. A group whose inputs are rows of a pattern such as "each of 16 rows, 16
+        # times" (w_ji * h_i) runs as an (A, B, n) array: its inputs are then views, broadcast, not copies.
         operands: Dict[Tuple[int, int], str] = {}
         picks: Dict[int, str] = {}
+        shape3: Dict[int, Tuple[int, int]] = {}  # group -> (A, B) when it runs in three dimensions
         for group in groups:
             if group.kind not in ("op", "select"):
                 continue
             op = group.op
             assert op is not None
             me = group.name
+            m = len(group.members)
+            lists = [[where[id(_inputs(v)[slot])][1] for v in group.members] for slot in range(len(group.parents))]
+            shape = _shape3(lists) if group.kind == "op" else None
             args = []
-            for slot in range(len(group.parents)):
-                text = operand(group, slot)
-                if text.endswith("]]"):  # a gather: keep the copy for backward
+            for slot, idx in enumerate(lists):
+                source = group.parents[slot].name
+                if shape is not None:
+                    text = _view3(source, idx, *shape) or ""
+                    if not text:
+                        self.index_arrays.append(np.array(idx, dtype=np.intp))
+                        text = f"{source}[S[{len(self.index_arrays) - 1}]].reshape({shape[0]}, {shape[1]}, -1)"
+                else:
+                    text = rows(source, idx, len(group.parents[slot].members))
+                if "[S[" in text:  # a gather: keep the copy for backward
                     lines.append(f"o{group.gid}_{slot} = {text}")
                     text = f"o{group.gid}_{slot}"
                 operands[(group.gid, slot)] = text
@@ -250,16 +262,21 @@ class GroupedProgram(_Program):
             if group.kind == "select":
                 picks[group.gid] = pick = self._pick_code(group, const, lines)
                 lines.append(f"{me} = _choose_rows({pick}, ({', '.join(args)},))")
-            elif op in _INFIX:
-                lines.append(f"{me} = {args[0]} {_INFIX[op]} {args[1]}")
+                continue
+            if op in _INFIX:
+                value = f"{args[0]} {_INFIX[op]} {args[1]}"
             elif op is NEG:
-                lines.append(f"{me} = -{args[0]}")
+                value = f"-{args[0]}"
             elif op.arity == 2:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {args[1]})")
+                value = f"{func(op.forward, op.vectorized)}({args[0]}, {args[1]})"
             elif op.param:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {const(group.k)})")
+                value = f"{func(op.forward, op.vectorized)}({args[0]}, {const(group.k)})"
             else:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]})")
+                value = f"{func(op.forward, op.vectorized)}({args[0]})"
+            if shape is not None:
+                shape3[group.gid] = shape
+                value = f"({value}).reshape({m}, -1)"
+            lines.append(f"{me} = {value}")
 
         # Guards: the decisions taken on data while recording must come out the same.
         for value, other, result, how in recorder.decisions:
@@ -302,10 +319,19 @@ class GroupedProgram(_Program):
             # Its gradient: each member's terms, summed in eager's order.
             lists = [[SEED_ROW] if v is root else [term_row(c, s) for c, s in terms[id(v)]] for v in group.members]
             width = max(len(t) for t in lists)
+            shape = shape3.get(group.gid)
             if width == 1:
                 for v, t in zip(group.members, lists):
                     grad_row[id(v)] = t[0]
-                g_text = rows("GT", [t[0] for t in lists], -1)
+                firsts = [t[0] for t in lists]
+                if shape is None:
+                    # one row for all (a node used by all of them, as + passes it on): broadcast, not copied
+                    g_text = rows("GT", firsts, -1) if len(set(firsts)) > 1 else f"GT[{firsts[0]}:{firsts[0] + 1}]"
+                else:
+                    g_text = _view3("GT", firsts, *shape) or ""
+                    if not g_text:
+                        self.index_arrays.append(np.array(firsts, dtype=np.intp))
+                        g_text = f"GT[S[{len(self.index_arrays) - 1}]].reshape({shape[0]}, {shape[1]}, -1)"
             else:
                 # term by term (column by column), from left to right; a column of evenly spaced rows is a view
                 padded = [t + [NEG_ZERO] * (width - len(t)) for t in lists]
@@ -315,7 +341,7 @@ class GroupedProgram(_Program):
                 back.extend(f"_add({acc}, {column}, out={acc})" for column in columns[2:])
                 for i, v in enumerate(group.members):
                     grad_row[id(v)] = size + i
-                g_text = f"GT[{size}:{size + m}]"
+                g_text = f"GT[{size}:{size + m}]" + ("" if shape is None else f".reshape({shape[0]}, {shape[1]}, -1)")
                 size += m
             if group.op is ADD:
                 continue  # its terms are its gradient: both inputs' terms are these rows
@@ -333,7 +359,9 @@ class GroupedProgram(_Program):
             for s in leading:
                 term_base[(group.gid, s)] = size
                 size += m
-            out = {s: f"out=GT[{term_base[(group.gid, s)]}:{term_base[(group.gid, s)] + m}]" for s in leading}
+            in3 = "" if shape is None else f".reshape({shape[0]}, {shape[1]}, -1)"
+            out = {s: f"out=GT[{term_base[(group.gid, s)]}:{term_base[(group.gid, s)] + m}]{in3}" for s in leading}
+            me = me + in3
             a = operands[(group.gid, 0)]
             if op is MUL:
                 b = operands[(group.gid, 1)]
@@ -422,6 +450,72 @@ class GroupedProgram(_Program):
             for j, value in zip(group, total.tolist()):
                 totals[j] = value
         return totals
+
+
+def _affine(idx: List[int], A: int, B: int) -> Optional[Tuple[int, int, int]]:
+    """(base, step_a, step_b) when ``idx[a * B + b] == base + a * step_a + b * step_b`` for all a, b; else None."""
+    table = np.array(idx).reshape(A, B)
+    base = int(table[0, 0])
+    step_a = int(table[1, 0]) - base if A > 1 else 0
+    step_b = int(table[0, 1]) - base if B > 1 else 0
+    expected = base + np.arange(A)[:, None] * step_a + np.arange(B)[None, :] * step_b
+    return (base, step_a, step_b) if np.array_equal(table, expected) else None
+
+
+def _span(base: int, count: int, step: int) -> str:
+    """A slice of `count` rows from `base`, `step` apart (step != 0)."""
+    stop = base + count * step
+    return f"{base}:{stop if stop >= 0 else ''}{'' if step == 1 else f':{step}'}"
+
+
+def _view3(source: str, idx: List[int], A: int, B: int) -> Optional[str]:
+    """Rows `idx` of `source` as an (A, B, columns) view, broadcast where rows repeat; None if it needs a copy."""
+    form = _form3(idx, A, B)
+    return None if form is None else form[0].format(source)
+
+
+def _form3(idx: List[int], A: int, B: int) -> Optional[Tuple[str, bool, bool]]:
+    """`_view3`'s text (with {} for the source) and whether it spans the A and the B axis (not broadcast)."""
+    affine = _affine(idx, A, B)
+    if affine is None:
+        return None
+    base, step_a, step_b = affine
+    if step_a == 0 and step_b == 0:
+        return f"{{}}[{base}:{base + 1}][None]", False, False
+    if step_a == 0:
+        return f"{{}}[{_span(base, B, step_b)}][None]", False, True
+    if step_b == 0:
+        return f"{{}}[{_span(base, A, step_a)}][:, None]", True, False
+    if step_a == B * step_b:
+        return f"{{}}[{_span(base, A * B, step_b)}].reshape({A}, {B}, -1)", True, True
+    return None
+
+
+def _shape3(lists: List[List[int]]) -> Optional[Tuple[int, int]]:
+    """(A, B) with A * B members that turns the most row gathers into views, if any does; None to stay 2-D."""
+    m = len(lists[0])
+
+    def evenly_spaced(idx: List[int]) -> bool:
+        return len(idx) == 1 or (idx[1] != idx[0] and all(b - a == idx[1] - idx[0] for a, b in zip(idx, idx[1:])))
+
+    gathers = sum(not evenly_spaced(idx) for idx in lists)
+    best: Optional[Tuple[int, int]] = None
+    for B in range(2, m // 2 + 1):
+        if m % B:
+            continue
+        A = m // B
+        cost, cover_a, cover_b = 0, False, False
+        for idx in lists:
+            form = _form3(idx, A, B)
+            if form is None:  # gathered: a copy of shape (A, B, columns)
+                cost += 1
+                cover_a = cover_b = True
+            else:
+                cover_a = cover_a or form[1]
+                cover_b = cover_b or form[2]
+        if cover_a and cover_b and cost < gathers:  # every (a, b) of the result is computed
+            best, gathers = (A, B), cost
+    return best
 
 
 def _choose_rows(pick: np.ndarray, candidates: Tuple[np.ndarray, ...]) -> np.ndarray:

@@ -186,15 +186,16 @@ def test_a_node_used_many_times_sums_its_terms_in_eager_order():
 
 @settings(deadline=None)
 @given(expressions(), st.lists(st.lists(st.floats(0.8, 1.25), min_size=3, max_size=3), min_size=1, max_size=4))
-def test_random_expressions_in_two_sibling_copies_replay_exactly(expr, rows):
-    # Two copies of the expression on different parameters: siblings, evaluated as groups of two.
-    leaves = [[Value(x), Value(x)] for x in expr.inputs]
-    reached = {id(v) for copy in (0, 1) for v in topological_order(expr(*(pair[copy] for pair in leaves)))}
-    params = [v for pair in leaves for v in pair if id(v) in reached]
+def test_random_expressions_in_sibling_copies_replay_exactly(expr, rows):
+    # Three copies of the expression on different parameters: siblings, evaluated as groups of three
+    # (the inputs' products w * x as one group of copies x inputs, run as an array of that shape).
+    leaves = [[Value(x) for _ in range(3)] for x in expr.inputs]
+    reached = {id(v) for copy in range(3) for v in topological_order(expr(*(group[copy] for group in leaves)))}
+    params = [v for group in leaves for v in group if id(v) in reached]
 
     def sample_loss(x, t):
-        scaled = [[pair[copy] * x[i % 3] for i, pair in enumerate(leaves)] for copy in (0, 1)]
-        return expr(*scaled[0]) + expr(*scaled[1]) * t
+        scaled = [[group[copy] * x[i % 3] for i, group in enumerate(leaves)] for copy in range(3)]
+        return expr(*scaled[0]) + expr(*scaled[1]) * t - expr(*scaled[2])
 
     X = np.array(rows)
     T = np.linspace(0.5, 1.5, len(rows))
