@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .engine import Value
-from .ops import ADD, DETACH, MUL, NEG, SUB
+from .ops import ADD, DETACH, MUL, NEG, OPS, SUB, Op
 from .replay import (
     SELECT,
     ReplayError,
@@ -61,6 +61,7 @@ from .replay import (
 __all__ = ["GroupedProgram"]
 
 _INFIX = {ADD: "+", SUB: "-", MUL: "*"}
+_BUILT_IN = set(OPS.values())  # vectorized built-ins return fresh arrays of their inputs' broadcast shape
 _EXACT_INT = 2 ** 53
 
 
@@ -196,8 +197,8 @@ class GroupedProgram(_Program):
             self.consts.append(x)
             return f"K[{len(self.consts) - 1}]"
 
-        def func(f: Callable, vectorized: bool) -> str:
-            self.funcs.append(f if vectorized else _elementwise(f))
+        def func(f: Callable, op: Op) -> str:
+            self.funcs.append(_elementwise(f) if not op.vectorized else f if op in _BUILT_IN else _fitted(f))
             return f"F[{len(self.funcs) - 1}]"
 
         def rows(source: str, idx: List[int], length: int) -> str:
@@ -268,11 +269,11 @@ class GroupedProgram(_Program):
             elif op is NEG:
                 value = f"-{args[0]}"
             elif op.arity == 2:
-                value = f"{func(op.forward, op.vectorized)}({args[0]}, {args[1]})"
+                value = f"{func(op.forward, op)}({args[0]}, {args[1]})"
             elif op.param:
-                value = f"{func(op.forward, op.vectorized)}({args[0]}, {const(group.k)})"
+                value = f"{func(op.forward, op)}({args[0]}, {const(group.k)})"
             else:
-                value = f"{func(op.forward, op.vectorized)}({args[0]})"
+                value = f"{func(op.forward, op)}({args[0]})"
             if shape is not None:
                 shape3[group.gid] = shape
                 value = f"({value}).reshape({m}, -1)"
@@ -369,13 +370,13 @@ class GroupedProgram(_Program):
                     back.append(f"_mul({b if s == 0 else a}, g, {out[s]})")
             elif op.arity == 2:
                 b = operands[(group.gid, 1)]
-                back.append(f"_d = {func(op.local, op.vectorized)}({a}, {b}, {me})")
+                back.append(f"_d = {func(op.local, op)}({a}, {b}, {me})")
                 for s in leading:
                     back.append(f"_mul(_d[{s}], g, {out[s]})")
             elif op.param:
-                back.append(f"_mul({func(op.local, op.vectorized)}({a}, {const(group.k)}, {me}), g, {out[0]})")
+                back.append(f"_mul({func(op.local, op)}({a}, {const(group.k)}, {me}), g, {out[0]})")
             else:
-                back.append(f"_mul({func(op.derivative, op.vectorized)}({a}, {me}), g, {out[0]})")
+                back.append(f"_mul({func(op.derivative, op)}({a}, {me}), g, {out[0]})")
         root_group, root_pos = where[id(root)]
         back.append(f"return {root_group.name}[{root_pos}]")
         lines.extend(back)
@@ -516,6 +517,21 @@ def _shape3(lists: List[List[int]]) -> Optional[Tuple[int, int]]:
         if cover_a and cover_b and cost < gathers:  # every (a, b) of the result is computed
             best, gathers = (A, B), cost
     return best
+
+
+def _fitted(f: Callable) -> Callable:
+    """A vectorized op's own function, its result(s) broadcast to its array inputs' shape (a constant, a view)."""
+    def fitted(*args: Any) -> Any:
+        out = f(*args)
+        shapes = [a.shape for a in args if isinstance(a, np.ndarray)]
+        if not shapes:
+            return out
+        shape = np.broadcast_shapes(*shapes)
+        if isinstance(out, tuple):
+            return tuple(np.array(np.broadcast_to(o, shape), dtype=float) for o in out)
+        return np.array(np.broadcast_to(out, shape), dtype=float)
+
+    return fitted
 
 
 def _choose_rows(pick: np.ndarray, candidates: Tuple[np.ndarray, ...]) -> np.ndarray:

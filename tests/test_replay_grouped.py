@@ -221,3 +221,24 @@ def test_a_decision_on_data_is_guarded_over_the_whole_batch():
     eager, replayed, step = compare(sample_loss, w, [(positive, T3), (positive, T3), (mixed, T4), (positive, T3)])
     assert replayed == eager
     assert step.retraces == 1 and step.records == 1  # the mixed batch ran eagerly; the others replayed
+
+
+def test_custom_ops_vectorized_or_not_replay_exactly():
+    from microgradcn import Op
+
+    # vectorized as written, but one returns its input itself and one a plain number, not arrays of the batch
+    same = Op("same", forward=lambda x: x, derivative=lambda x, out: 1, vectorized=True)
+    two = Op("two", forward=lambda x: 2.0, derivative=lambda x, out: 0, vectorized=True)
+    cube = Op("cube", forward=lambda x: x ** 3, derivative=lambda x, out: 3 * x ** 2)  # element by element
+    w = [[Value(0.1 * (i - j)) for j in range(3)] for i in range(4)]
+
+    def sample_loss(x, t):
+        hidden = [cube(same(sum(wi * xi for wi, xi in zip(row, x)))) for row in w]
+        constants = [two(row[0] * x[0]) for row in w]
+        return (sum(hidden) - t) ** 2 + sum(constants) * t
+
+    rng = np.random.default_rng(6)
+    batches = [(rng.normal(size=(5, 3)), rng.normal(size=5)) for _ in range(3)]
+    eager, replayed, step = compare(sample_loss, [p for row in w for p in row], batches)
+    assert replayed == eager
+    assert program_of(step).grouped
