@@ -5,7 +5,10 @@ as one numpy op over the batch. A layer's neurons are built alike, so many of
 those nodes are siblings: the 16 ``w_j0 * x_0`` of a layer, all 256
 ``w_ji * h_i`` of the next one. `GroupedProgram` evaluates each such group as
 ONE numpy op over an array of shape ``(group size, batch)``, gathering the
-parents' rows by index, and gives the same numbers, bit for bit.
+parents' rows by index, and gives the same numbers, bit for bit. When the
+parents' rows follow a pattern such as "each of 16 rows, 16 times" (the
+``h_i`` of ``w_ji * h_i``), the group runs as an ``(A, B, batch)`` array of
+broadcast views instead, so nothing is copied.
 
 Groups. A node's key is (its op, the op's constant, the group of each input,
 whether its backward runs); leaves are grouped by kind (parameters, input
@@ -30,8 +33,8 @@ stay in the buffer as rows, in eager's order; each parameter's total adds them
 sample by sample, use by use, from left to right, as `_Program._batch_totals`.
 
 Falls back to `replay._Program` for the whole graph (``grouped`` is False) when
-a constant of the graph is not a float (a Fraction, an int too large for a
-float): numpy would round it where Python computes exactly.
+a constant or a parameter of the graph is not a float (a Fraction, an int too
+large for a float): numpy would round it where Python computes exactly.
 """
 
 from __future__ import annotations
