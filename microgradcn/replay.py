@@ -283,8 +283,7 @@ class _Program:
             lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
-        self.draws = [(draw, len(leaves)) for draw, leaves in recorder.draws]
-        self.layers = list(recorder.layers)
+        self.keep_draws_and_modes(recorder)
 
         # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
         # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
@@ -385,6 +384,11 @@ class _Program:
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
         self.lines = len(lines)
+
+    def keep_draws_and_modes(self, recorder: _Recorder) -> None:
+        """Remember the recording's random draws (to draw them anew) and layer modes (to check them)."""
+        self.draws = [(draw, len(leaves)) for draw, leaves in recorder.draws]
+        self.layers = list(recorder.layers)
 
     def modes_changed(self) -> bool:
         """True if a layer has left the training/eval mode it was recorded in."""
@@ -557,7 +561,8 @@ class Trace:
                 "model in eager mode, or switch that layer to eval mode.")
         numbers += [leaf for _, leaves in recorder.draws for leaf in leaves]  # random numbers: inputs too
         self._last_draws = recorder.draws
-        program = _Program(loss, self.params, numbers, indices, recorder, batched)
+        from ._grouped import GroupedProgram  # imported here: _grouped builds on this module
+        program = (GroupedProgram if batched else _Program)(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
         self.graph = loss
         if not batched:
