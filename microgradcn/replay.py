@@ -236,6 +236,8 @@ class _Program:
             return func_names[key]
 
         used_params = set()
+        interior: List[Tuple[Value, str]] = []
+        needed = {id(root)}  # nodes whose number must be kept in a name (the rest is written inline)
         for v in nodes:
             me = name[id(v)]
             op = v._op
@@ -248,37 +250,46 @@ class _Program:
                 else:
                     lines.append(f"{me} = {const(v.data)}")
                 continue
-            args = [name[id(p)] for p in v.parents]
+            args = ["{0}", "{1}"]  # the parents, filled in below (a name, or an expression written inline)
             if op is SELECT:
                 index, candidates = v._k
-                cands = ", ".join(name[id(c)] for c in candidates)
+                cands = ", ".join("{%d}" % c for c in range(len(candidates)))
                 if isinstance(index, _Index):
                     data_selected.add(index.slot)
                     pick = f"I[{index.slot}]"
                 else:
                     pick = str(int(index))
-                lines.append(f"{me} = _choose({pick}, ({cands},))" if batched else f"{me} = ({cands},)[{pick}]")
+                form = f"_choose({pick}, ({cands},))" if batched else f"({cands},)[{pick}]"
+                for c in candidates:
+                    needed.add(id(c))
             elif op in INLINE:
-                lines.append(f"{me} = " + INLINE[op].format(*args))
+                form = INLINE[op].format(*args)
             elif op is NEG:
-                lines.append(f"{me} = -{args[0]}")
+                form = f"-{args[0]}"
             elif op.arity == 2:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {args[1]})")
+                form = f"{func(op.forward, op.vectorized)}({args[0]}, {args[1]})"
             elif op.param:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]}, {const(v._k)})")
+                form = f"{func(op.forward, op.vectorized)}({args[0]}, {const(v._k)})"
             else:
-                lines.append(f"{me} = {func(op.forward, op.vectorized)}({args[0]})")
+                form = f"{func(op.forward, op.vectorized)}({args[0]})"
+            interior.append((v, form))
         unused = [j for j, p in enumerate(params) if id(p) not in used_params]
         if unused:
             raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
                               f"(of {len(params)}); pass only the parameters the loss depends on")
 
+        forward_end = len(lines)
+
+        def val(node: Any) -> str:
+            needed.add(id(node))
+            return name[id(node)]
+
         # Guards: the decisions taken on data while recording must come out the same.
         for value, other, result, how in recorder.decisions:
             if id(value) not in name:
                 continue
-            left = name[id(value)]
-            right = name[id(other)] if isinstance(other, Value) and id(other) in name else repr(_plain(other))
+            left = val(value)
+            right = val(other) if isinstance(other, Value) and id(other) in name else repr(_plain(other))
             test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
             lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
@@ -339,8 +350,8 @@ class _Program:
             op = v._op
             a, b = v._a, v._b
             if op is MUL:
-                add(a, f"{name[id(b)]} * {g}")  # type: ignore[arg-type]
-                add(b, f"{name[id(a)]} * {g}")  # type: ignore[arg-type]
+                add(a, f"{val(b)} * {g}")  # type: ignore[arg-type]
+                add(b, f"{val(a)} * {g}")  # type: ignore[arg-type]
             elif op is ADD:
                 add(a, g)  # type: ignore[arg-type]
                 add(b, g)  # type: ignore[arg-type]
@@ -362,16 +373,17 @@ class _Program:
                 assert op is not None  # every node in the backward order is an op's result
                 if b is None:
                     if op.param:
-                        term = f"{func(op.local, op.vectorized)}({name[id(a)]}, {const(v._k)}, {name[id(v)]})"
+                        term = f"{func(op.local, op.vectorized)}({val(a)}, {const(v._k)}, {val(v)})"
                     else:
-                        term = f"{func(op.derivative, op.vectorized)}({name[id(a)]}, {name[id(v)]})"
+                        term = f"{func(op.derivative, op.vectorized)}({val(a)}, {val(v)})"
                     add(a, f"{term} * {g}")  # type: ignore[arg-type]
                 else:
-                    lines.append(f"_d = {func(op.local, op.vectorized)}({name[id(a)]}, {name[id(b)]}, {name[id(v)]})")
+                    lines.append(f"_d = {func(op.local, op.vectorized)}({val(a)}, {val(b)}, {val(v)})")
                     add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"_d[1] * {g}")
         totals = ", ".join(summed.get(j, f"S[{j}]") for j in range(len(params)))
         lines.append(f"return {name[id(root)]}, [{totals}]")
+        lines[forward_end:forward_end] = _forward_lines(interior, name, needed)
         # Rows of C belonging to each parameter, in order: its total is their sum from left to right.
         self.rows: List[List[int]] = [[] for _ in params]
         for r, (j, _) in enumerate(param_terms):
@@ -436,6 +448,34 @@ class _Program:
             for j, total in zip(group, sums.tolist()):
                 totals[j] = total
         return totals
+
+
+def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[int, str], needed: set) -> List[str]:
+    """The forward pass, one line per node whose number is needed later; the others written inline.
+
+    A node used once, whose number backward does not need (the products and
+    partial sums of a neuron), becomes part of its user's expression, fully
+    parenthesised: the same operations on the same numbers, so the same
+    result, in fewer lines to compile and run.
+    """
+    uses: Dict[int, int] = {}
+    for v, _ in interior:
+        for p in _inputs(v):
+            uses[id(p)] = uses.get(id(p), 0) + 1
+    text: Dict[int, str] = {}
+    depth: Dict[int, int] = {}
+    lines: List[str] = []
+    for v, form in interior:
+        ins = _inputs(v)
+        parts = [text.get(id(p), name[id(p)]) for p in ins]
+        expr = form.format(*parts)
+        d = 1 + max((depth.get(id(p), 0) for p in ins), default=0)
+        if id(v) in needed or uses.get(id(v), 0) != 1 or d > 40:  # Python's parser nests up to ~200 deep
+            lines.append(f"{name[id(v)]} = {expr}")
+        else:
+            text[id(v)] = f"({expr})"
+            depth[id(v)] = d
+    return lines
 
 
 def _flat(drawn: List[List[float]]) -> List[float]:
