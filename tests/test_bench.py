@@ -64,6 +64,17 @@ def test_baseline_gradients_equal_the_engines_at_every_step():
         B = [biases for _, biases in bench.model_weights(model)]
 
 
+def test_eager_and_baseline_taking_turns_give_both_rows_bit_for_bit():
+    X, y = bench.make_moons()
+    eager, base = moons.run_eager_and_baseline(X, y, 3)
+    assert (eager.name, base.name) == ("eager", "baseline")
+    assert eager.losses == base.losses and len(eager.losses) == 3
+    assert eager.grads == base.grads and any(g != 0 for g in base.grads)  # the last step's, every parameter
+    assert eager.seconds > 0 and base.seconds > 0 and eager.timed_steps == base.timed_steps == 3
+    alone = moons.run_baseline(X, y, 3)  # taking turns changes no number
+    assert alone.losses == base.losses and alone.grads == base.grads
+
+
 def test_baseline_adds_left_to_right_like_the_engine():
     # A compensated sum (CPython >= 3.12's sum() of floats, math.fsum) would give 1.0 here.
     assert baseline._sum([1e16, 1.0, -1e16], 0.0) == 0.0

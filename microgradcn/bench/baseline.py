@@ -126,23 +126,51 @@ def baseline_step(W: List[List[List[float]]], B: List[List[float]], X: Sequence[
     return total, correct, gW, gB
 
 
+class BaselineTraining:
+    """The baseline's training one step at a time, so that a benchmark can interleave it with another run.
+
+    ``step(k)`` is SGD step k (lr = 1.0 - 0.9 k / 100, as the engine's loop),
+    timed on its own; ``result()`` says what the steps so far produced.
+    """
+
+    def __init__(self, layers: Layers, X: Sequence[Sequence[float]], y: Sequence[float]) -> None:
+        self.W = [[list(row) for row in rows] for rows, _ in layers]
+        self.B = [list(biases) for _, biases in layers]
+        self.X, self.y = X, y
+        self.seconds = 0.0
+        self.losses: List[float] = []
+        self.correct = 0
+        self.last_grads: List[float] = []  # every gradient of the last step, in model.parameters() order
+
+    def step(self, k: int) -> None:
+        start = clock()
+        total, self.correct, gW, gB = baseline_step(self.W, self.B, self.X, self.y)
+        lr = 1.0 - 0.9 * k / 100
+        for rows, grows, biases, gbias in zip(self.W, gW, self.B, gB):
+            for j, (row, grow) in enumerate(zip(rows, grows)):
+                rows[j] = [w - lr * g for w, g in zip(row, grow)]
+            biases[:] = [b - lr * g for b, g in zip(biases, gbias)]
+        self.seconds += clock() - start
+        self.losses.append(total)
+        self._grads = (gW, gB)
+
+    def gradients(self) -> List[float]:
+        """The last step's gradients, flattened in ``model.parameters()`` order."""
+        gW, gB = self._grads
+        return [g for grows, gbias in zip(gW, gB) for grow, gb in zip(grows, gbias) for g in (*grow, gb)]
+
+    def result(self) -> TrainResult:
+        steps = len(self.losses)
+        return TrainResult("baseline", steps, self.seconds, self.losses[-1], self.correct / len(self.X),
+                           list(self.losses))
+
+
 def train_baseline(layers: Layers, X: Sequence[Sequence[float]], y: Sequence[float], steps: int = 100) -> TrainResult:
     """The moons demo in plain floats from the weights `layers`: `steps` full-batch SGD steps.
 
     lr = 1.0 - 0.9 k / 100 at step k, as the engine's loop.
     """
-    W = [[list(row) for row in rows] for rows, _ in layers]
-    B = [list(biases) for _, biases in layers]
-    history = []
-    correct = 0
-    start = clock()
+    run = BaselineTraining(layers, X, y)
     for k in range(steps):
-        total, correct, gW, gB = baseline_step(W, B, X, y)
-        lr = 1.0 - 0.9 * k / 100
-        for rows, grows, biases, gbias in zip(W, gW, B, gB):
-            for j, (row, grow) in enumerate(zip(rows, grows)):
-                rows[j] = [w - lr * g for w, g in zip(row, grow)]
-            biases[:] = [b - lr * g for b, g in zip(biases, gbias)]
-        history.append(total)
-    seconds = clock() - start
-    return TrainResult("baseline", steps, seconds, history[-1], correct / len(X), history)
+        run.step(k)
+    return run.result()
