@@ -161,12 +161,12 @@ def _graph(root: Value) -> List[Value]:
         if done:
             order.append(node)
             continue
-        if id(node) in seen:
+        if node in seen:
             continue
-        seen.add(id(node))
+        seen.add(node)
         stack.append((node, True))
         for parent in reversed(_inputs(node)):
-            if id(parent) not in seen:
+            if parent not in seen:
                 stack.append((parent, False))
     return order
 
@@ -174,15 +174,16 @@ def _graph(root: Value) -> List[Value]:
 def _inputs(node: Value) -> Tuple[Value, ...]:
     if node._op is SELECT:
         return node._k[1]
-    return node.parents
+    a, b = node._a, node._b
+    return () if a is None else (a,) if b is None else (a, b)
 
 
-def _backward_order(root: Value) -> List[Value]:
+def _backward_order(root: Value, nodes: Optional[List[Value]] = None) -> List[Value]:
     """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule)."""
-    uses: Dict[int, int] = {}
-    for node in _graph(root):
+    uses: Dict[Value, int] = {}
+    for node in _graph(root) if nodes is None else nodes:
         for parent in _inputs(node):
-            uses[id(parent)] = uses.get(id(parent), 0) + 1
+            uses[parent] = uses.get(parent, 0) + 1
     order: List[Value] = []
     ready: List[Value] = []
     node = root
@@ -191,13 +192,13 @@ def _backward_order(root: Value) -> List[Value]:
         ins = _inputs(node)
         for parent in ins[1:]:
             if parent._op is not None:
-                uses[id(parent)] -= 1
-                if not uses[id(parent)]:
+                uses[parent] -= 1
+                if not uses[parent]:
                     ready.append(parent)
         first = ins[0]
         if first._op is not None:
-            uses[id(first)] -= 1
-            if not uses[id(first)]:
+            uses[first] -= 1
+            if not uses[first]:
                 node = first
                 continue
         if not ready:
@@ -213,9 +214,9 @@ class _Program:
                  recorder: _Recorder, batched: bool) -> None:
         self.batched = batched
         nodes = _graph(root)
-        name = {id(v): f"v{i}" for i, v in enumerate(nodes)}
-        param_slot = {id(p): j for j, p in enumerate(params)}
-        number_slot = {id(v): j for j, v in enumerate(numbers)}
+        name = {v: f"v{i}" for i, v in enumerate(nodes)}
+        param_slot = {p: j for j, p in enumerate(params)}
+        number_slot = {v: j for j, v in enumerate(numbers)}
         self.consts: List[Any] = []
         self.funcs: List[Callable] = []
         lines: List[str] = []
@@ -237,16 +238,16 @@ class _Program:
 
         used_params = set()
         interior: List[Tuple[Value, str]] = []
-        needed = {id(root)}  # nodes whose number must be kept in a name (the rest is written inline)
+        needed = {root}  # nodes whose number must be kept in a name (the rest is written inline)
         for v in nodes:
-            me = name[id(v)]
+            me = name[v]
             op = v._op
             if op is None:
-                if id(v) in param_slot:
-                    lines.append(f"{me} = P[{param_slot[id(v)]}]")
-                    used_params.add(id(v))
-                elif id(v) in number_slot:
-                    lines.append(f"{me} = X[{number_slot[id(v)]}]")
+                if v in param_slot:
+                    lines.append(f"{me} = P[{param_slot[v]}]")
+                    used_params.add(v)
+                elif v in number_slot:
+                    lines.append(f"{me} = X[{number_slot[v]}]")
                 else:
                     lines.append(f"{me} = {const(v.data)}")
                 continue
@@ -261,7 +262,7 @@ class _Program:
                     pick = str(int(index))
                 form = f"_choose({pick}, ({cands},))" if batched else f"({cands},)[{pick}]"
                 for c in candidates:
-                    needed.add(id(c))
+                    needed.add(c)
             elif op in INLINE:
                 form = INLINE[op].format(*args)
             elif op is NEG:
@@ -273,7 +274,7 @@ class _Program:
             else:
                 form = f"{func(op.forward, op.vectorized)}({args[0]})"
             interior.append((v, form))
-        unused = [j for j, p in enumerate(params) if id(p) not in used_params]
+        unused = [j for j, p in enumerate(params) if p not in used_params]
         if unused:
             raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
                               f"(of {len(params)}); pass only the parameters the loss depends on")
@@ -281,15 +282,15 @@ class _Program:
         forward_end = len(lines)
 
         def val(node: Any) -> str:
-            needed.add(id(node))
-            return name[id(node)]
+            needed.add(node)
+            return name[node]
 
         # Guards: the decisions taken on data while recording must come out the same.
         for value, other, result, how in recorder.decisions:
-            if id(value) not in name:
+            if value not in name:
                 continue
             left = val(value)
-            right = val(other) if isinstance(other, Value) and id(other) in name else repr(_plain(other))
+            right = val(other) if isinstance(other, Value) and other in name else repr(_plain(other))
             test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
             lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
@@ -299,44 +300,44 @@ class _Program:
         # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
         # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
         # contribution is zero (what flows through `detach`, such as softmax's shift).
-        order = _backward_order(root)
-        grad = {id(v): f"g{i}" for i, v in enumerate(nodes)}
+        order = _backward_order(root, nodes)
+        grad = {v: f"g{i}" for i, v in enumerate(nodes)}
         grad_names = set(grad.values())
         leads = set(param_slot)  # nodes from which some parameter can be reached
         for v in nodes:
-            if any(id(p) in leads for p in _inputs(v)):
-                leads.add(id(v))
-        uses: Dict[int, int] = {}
+            if any(p in leads for p in _inputs(v)):
+                leads.add(v)
+        uses: Dict[Value, int] = {}
         for v in nodes:
             for parent in _inputs(v):
-                uses[id(parent)] = uses.get(id(parent), 0) + 1
-        started = {id(root)}
-        lines.append(f"{grad[id(root)]} = SEED")
+                uses[parent] = uses.get(parent, 0) + 1
+        started = {root}
+        lines.append(f"{grad[root]} = SEED")
         param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
         # Unbatched, a parameter's contributions are added up in a local as they come, from 0 as eager's
         # loop does; batched ones, and those of embedding rows picked by `select`, go to rows of C.
         in_rows = set() if not batched else set(param_slot)
         for v in nodes:
-            if v._op is SELECT and all(c._op is None and id(c) in param_slot for c in v._k[1]):
-                in_rows.update(id(c) for c in v._k[1])
+            if v._op is SELECT and all(c._op is None and c in param_slot for c in v._k[1]):
+                in_rows.update(c for c in v._k[1])
         summed: Dict[int, str] = {}
 
         def add(parent: Value, term: str) -> None:
-            if id(parent) not in leads:
+            if parent not in leads:
                 return
             if parent._op is not None:
-                if term in grad_names and uses[id(parent)] == 1:
+                if term in grad_names and uses[parent] == 1:
                     # its only use passes the gradient on unchanged (a chain of +): a name, not a line
-                    grad[id(parent)] = term
-                    started.add(id(parent))
+                    grad[parent] = term
+                    started.add(parent)
                     return
-                acc = grad[id(parent)]
+                acc = grad[parent]
                 # x + ... from the first term on, as eager starts from 0 (0 + t == t, up to the sign of 0)
-                lines.append(f"{acc} = {acc} + {term}" if id(parent) in started else f"{acc} = {term}")
-                started.add(id(parent))
+                lines.append(f"{acc} = {acc} + {term}" if parent in started else f"{acc} = {term}")
+                started.add(parent)
             else:
-                j = param_slot[id(parent)]
-                if id(parent) in in_rows:
+                j = param_slot[parent]
+                if parent in in_rows:
                     param_terms.append((j, term))
                     lines.append(f"C[{len(param_terms) - 1}] = {term}")
                 else:
@@ -344,9 +345,9 @@ class _Program:
                     summed[j] = f"G{j}"
 
         for v in order:
-            if id(v) not in started or id(v) not in leads:
+            if v not in started or v not in leads:
                 continue  # its gradient is zero, or reaches no parameter: nothing to pass on
-            g = grad[id(v)]
+            g = grad[v]
             op = v._op
             a, b = v._a, v._b
             if op is MUL:
@@ -360,11 +361,11 @@ class _Program:
             elif op is SELECT:
                 index, candidates = v._k
                 pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
-                if all(c._op is None and id(c) in param_slot for c in candidates):
+                if all(c._op is None and c in param_slot for c in candidates):
                     # one row per candidate, next to each other: only the chosen one gets the gradient
                     base = len(param_terms)
                     for c in candidates:
-                        param_terms.append((param_slot[id(c)], "0"))
+                        param_terms.append((param_slot[c], "0"))
                     lines.append(f"_pick(C, {base}, {pick}, {g})")
                     continue
                 for c, cand in enumerate(candidates):
@@ -382,7 +383,7 @@ class _Program:
                     add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"_d[1] * {g}")
         totals = ", ".join(summed.get(j, f"S[{j}]") for j in range(len(params)))
-        lines.append(f"return {name[id(root)]}, [{totals}]")
+        lines.append(f"return {name[root]}, [{totals}]")
         lines[forward_end:forward_end] = _forward_lines(interior, name, needed)
         # Rows of C belonging to each parameter, in order: its total is their sum from left to right.
         self.rows: List[List[int]] = [[] for _ in params]
@@ -450,7 +451,7 @@ class _Program:
         return totals
 
 
-def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[int, str], needed: set) -> List[str]:
+def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], needed: set) -> List[str]:
     """The forward pass, one line per node whose number is needed later; the others written inline.
 
     A node used once, whose number backward does not need (the products and
@@ -458,23 +459,23 @@ def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[int, str], need
     parenthesised: the same operations on the same numbers, so the same
     result, in fewer lines to compile and run.
     """
-    uses: Dict[int, int] = {}
+    uses: Dict[Value, int] = {}
     for v, _ in interior:
         for p in _inputs(v):
-            uses[id(p)] = uses.get(id(p), 0) + 1
-    text: Dict[int, str] = {}
-    depth: Dict[int, int] = {}
+            uses[p] = uses.get(p, 0) + 1
+    text: Dict[Value, str] = {}
+    depth: Dict[Value, int] = {}
     lines: List[str] = []
     for v, form in interior:
         ins = _inputs(v)
-        parts = [text.get(id(p), name[id(p)]) for p in ins]
+        parts = [text.get(p, name[p]) for p in ins]
         expr = form.format(*parts)
-        d = 1 + max((depth.get(id(p), 0) for p in ins), default=0)
-        if id(v) in needed or uses.get(id(v), 0) != 1 or d > 40:  # Python's parser nests up to ~200 deep
-            lines.append(f"{name[id(v)]} = {expr}")
+        d = 1 + max((depth.get(p, 0) for p in ins), default=0)
+        if v in needed or uses.get(v, 0) != 1 or d > 40:  # Python's parser nests up to ~200 deep
+            lines.append(f"{name[v]} = {expr}")
         else:
-            text[id(v)] = f"({expr})"
-            depth[id(v)] = d
+            text[v] = f"({expr})"
+            depth[v] = d
     return lines
 
 
