@@ -321,6 +321,8 @@ class _Program:
             if v._op is SELECT and all(c._op is None and c in param_slot for c in v._k[1]):
                 in_rows.update(c for c in v._k[1])
         summed: Dict[int, str] = {}
+        pending: Dict[Value, List[str]] = {}
+        pending_params: Dict[int, List[str]] = {}
 
         def add(parent: Value, term: str) -> None:
             if parent not in leads:
@@ -331,9 +333,10 @@ class _Program:
                     grad[parent] = term
                     started.add(parent)
                     return
-                acc = grad[parent]
-                # x + ... from the first term on, as eager starts from 0 (0 + t == t, up to the sign of 0)
-                lines.append(f"{acc} = {acc} + {term}" if parent in started else f"{acc} = {term}")
+                # Summed in one line when the node is visited (all its terms are ready then), in eager's
+                # order: t1 + t2 + ... from the first term on, as eager starts from 0 (0 + t == t, up to
+                # the sign of 0).
+                pending.setdefault(parent, []).append(term)
                 started.add(parent)
             else:
                 j = param_slot[parent]
@@ -341,13 +344,15 @@ class _Program:
                     param_terms.append((j, term))
                     lines.append(f"C[{len(param_terms) - 1}] = {term}")
                 else:
-                    lines.append(f"G{j} = G{j} + {term}" if j in summed else f"G{j} = S[{j}] + {term}")
+                    pending_params.setdefault(j, []).append(term)  # summed at the end, from S[j]
                     summed[j] = f"G{j}"
 
         for v in order:
             if v not in started or v not in leads:
                 continue  # its gradient is zero, or reaches no parameter: nothing to pass on
             g = grad[v]
+            if v in pending:
+                lines.extend(_sum_lines(g, None, pending.pop(v)))
             op = v._op
             a, b = v._a, v._b
             if op is MUL:
@@ -379,9 +384,12 @@ class _Program:
                         term = f"{func(op.derivative, op.vectorized)}({val(a)}, {val(v)})"
                     add(a, f"{term} * {g}")  # type: ignore[arg-type]
                 else:
-                    lines.append(f"_d = {func(op.local, op.vectorized)}({val(a)}, {val(b)}, {val(v)})")
-                    add(a, f"_d[0] * {g}")  # type: ignore[arg-type]
-                    add(b, f"_d[1] * {g}")
+                    d = f"d{g[1:]}"  # its own name: the terms that read it are summed later
+                    lines.append(f"{d} = {func(op.local, op.vectorized)}({val(a)}, {val(b)}, {val(v)})")
+                    add(a, f"{d}[0] * {g}")  # type: ignore[arg-type]
+                    add(b, f"{d}[1] * {g}")
+        for j, terms in pending_params.items():
+            lines.extend(_sum_lines(f"G{j}", f"S[{j}]", terms))
         totals = ", ".join(summed.get(j, f"S[{j}]") for j in range(len(params)))
         lines.append(f"return {name[root]}, [{totals}]")
         lines[forward_end:forward_end] = _forward_lines(interior, name, needed)
@@ -449,6 +457,16 @@ class _Program:
             for j, total in zip(group, sums.tolist()):
                 totals[j] = total
         return totals
+
+
+def _sum_lines(target: str, start: Optional[str], terms: List[str]) -> List[str]:
+    """``target = start + t1 + t2 + ...`` (left to right), in lines of at most 50 terms."""
+    lines = []
+    for i in range(0, len(terms), 50):
+        head = target if i else start
+        chunk = " + ".join(terms[i:i + 50])
+        lines.append(f"{target} = {chunk}" if head is None else f"{target} = {head} + {chunk}")
+    return lines
 
 
 def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], needed: set) -> List[str]:
