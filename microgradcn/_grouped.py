@@ -45,7 +45,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .engine import Value
-from .ops import ADD, DETACH, MUL, NEG, OPS, SUB, Op
+from .ops import ADD, DETACH, MUL, OPS, Op
 from .replay import (
     SELECT,
     ReplayError,
@@ -59,11 +59,11 @@ from .replay import (
     _Program,
     _Recorder,
     _Retrace,
+    forward_source,
 )
 
 __all__ = ["GroupedProgram"]
 
-_INFIX = {ADD: "+", SUB: "-", MUL: "*"}
 _BUILT_IN = set(OPS.values())  # vectorized built-ins return fresh arrays of their inputs' broadcast shape
 _EXACT_INT = 2 ** 53
 
@@ -268,16 +268,8 @@ class GroupedProgram(_Program):
                 picks[group.gid] = pick = self._pick_code(group, const, lines)
                 lines.append(f"{me} = _choose_rows({pick}, ({', '.join(args)},))")
                 continue
-            if op in _INFIX:
-                value = f"{args[0]} {_INFIX[op]} {args[1]}"
-            elif op is NEG:
-                value = f"-{args[0]}"
-            elif op.arity == 2:
-                value = f"{func(op.forward, op)}({args[0]}, {args[1]})"
-            elif op.param:
-                value = f"{func(op.forward, op)}({args[0]}, {const(group.k)})"
-            else:
-                value = f"{func(op.forward, op)}({args[0]})"
+            known: Op = op
+            value = forward_source(op, args, lambda: const(group.k), lambda: func(known.forward, known))  # noqa: B023
             if shape is not None:
                 shape3[group.gid] = shape
                 value = f"({value}).reshape({m}, -1)"

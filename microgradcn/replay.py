@@ -263,16 +263,9 @@ class _Program:
                 form = f"_choose({pick}, ({cands},))" if batched else f"({cands},)[{pick}]"
                 for c in candidates:
                     needed.add(c)
-            elif op in INLINE:
-                form = INLINE[op].format(*args)
-            elif op is NEG:
-                form = f"-{args[0]}"
-            elif op.arity == 2:
-                form = f"{func(op.forward, op.vectorized)}({args[0]}, {args[1]})"
-            elif op.param:
-                form = f"{func(op.forward, op.vectorized)}({args[0]}, {const(v._k)})"
             else:
-                form = f"{func(op.forward, op.vectorized)}({args[0]})"
+                forward, vectorized, k = op.forward, op.vectorized, v._k
+                form = forward_source(op, args, lambda: const(k), lambda: func(forward, vectorized))  # noqa: B023
             interior.append((v, form))
         unused = [j for j, p in enumerate(params) if p not in used_params]
         if unused:
@@ -457,6 +450,23 @@ class _Program:
             for j, total in zip(group, sums.tolist()):
                 totals[j] = total
         return totals
+
+
+def forward_source(op: Any, args: List[str], constant: Callable[[], str], function: Callable[[], str]) -> str:
+    """One op's forward as Python source: ``a + b``, ``-a``, ``f(a, b)``, ``f(a, k)`` or ``f(a)``.
+
+    `function()` names the op's forward and `constant()` its constant, both
+    asked only when the source needs them.
+    """
+    if op in INLINE:
+        return INLINE[op].format(*args)
+    if op is NEG:
+        return f"-{args[0]}"
+    if op.arity == 2:
+        return f"{function()}({args[0]}, {args[1]})"
+    if op.param:
+        return f"{function()}({args[0]}, {constant()})"
+    return f"{function()}({args[0]})"
 
 
 def _sum_lines(target: str, start: Optional[str], terms: List[str]) -> List[str]:
