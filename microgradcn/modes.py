@@ -19,7 +19,7 @@ from typing import Any, Callable, List
 
 from .ops import show_value as _show
 
-__all__ = ["no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "random_numbers"]
+__all__ = ["no_grad", "is_grad_enabled", "detect_anomaly", "AnomalyError", "random_numbers", "layer_mode"]
 
 _grad_enabled = contextvars.ContextVar("microgradcn_grad_enabled", default=True)
 _anomaly = contextvars.ContextVar("microgradcn_detect_anomaly", default=False)
@@ -145,6 +145,8 @@ def random_numbers(draw: Callable[[], List[float]]) -> List[Any]:
     at every call, in the same order, so it gets new draws from the same
     seeded generator, exactly as eager mode would: never frozen ones.
     """
+    if not callable(draw):
+        raise TypeError(f"random_numbers() needs a function that draws a list of numbers, got {type(draw).__name__}")
     if tracer is not None:
         return tracer.random_numbers(draw)
     from .engine import Value

@@ -257,3 +257,14 @@ def test_a_huge_model_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
         f.truncate(2**30)  # 1 GB (sparse: no disk is used)
     with pytest.raises(ValueError, match="big.json: 1,073,741,824 bytes is too large for a model file"):
         serialization.load(MLP(1, [1], seed=0), path)
+
+
+def test_random_numbers_are_leaf_values_and_a_non_function_is_refused():
+    from microgradcn.modes import random_numbers
+
+    leaves = random_numbers(lambda: [0.25, 1.0])
+    assert [v.data for v in leaves] == [0.25, 1.0] and all(v.is_leaf for v in leaves)
+    with pytest.raises(TypeError, match="random_numbers\\(\\) needs a function .* got list"):
+        random_numbers([0.25])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="Value data must be a real number"):
+        random_numbers(lambda: ["0.5"])
