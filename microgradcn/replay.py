@@ -178,12 +178,17 @@ def _inputs(node: Value) -> Tuple[Value, ...]:
     return () if a is None else (a,) if b is None else (a, b)
 
 
-def _backward_order(root: Value, nodes: Optional[List[Value]] = None) -> List[Value]:
-    """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule)."""
-    uses: Dict[Value, int] = {}
-    for node in _graph(root) if nodes is None else nodes:
-        for parent in _inputs(node):
-            uses[parent] = uses.get(parent, 0) + 1
+def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
+                    uses: Optional[Dict[Value, int]] = None) -> List[Value]:
+    """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule).
+
+    `uses` (how often each node is used; changed here) saves counting them again.
+    """
+    if uses is None:
+        uses = {}
+        for node in _graph(root) if nodes is None else nodes:
+            for parent in _inputs(node):
+                uses[parent] = uses.get(parent, 0) + 1
     order: List[Value] = []
     ready: List[Value] = []
     node = root
@@ -236,9 +241,27 @@ class _Program:
                 self.funcs.append(_elementwise(f) if batched and not vectorized else f)
             return func_names[key]
 
+        uses: Dict[Value, int] = {}
+        for v in nodes:
+            for parent in _inputs(v):
+                uses[parent] = uses.get(parent, 0) + 1
+        order = _backward_order(root, nodes, dict(uses))
+        # A part that repeats (one sample's loss in a batch) is written once, as two functions, and called
+        # once per repeat (see _repeats): shorter code, the same operations in the same order.
+        repeats = [] if batched or recorder.decisions else _repeats(nodes, order, uses, param_slot, number_slot)
+        member_of = {m: k for k, rep in enumerate(repeats) for m in rep.members}
+        raw: Dict[Value, str] = {}
+        template_interior: List[Tuple[Value, str]] = []
+        # The repeat's functions are nested in the step's: parameters (the same in every repeat) and
+        # the parameters' running sums are read and written where they are; only the rest is passed.
+        passed = [leaf for leaf in repeats[0].leaves if leaf not in param_slot] if repeats else []
+        for k, rep in enumerate(repeats):
+            raw[rep.root] = (f"{name[rep.root]}, _s{k} = _repeat_forward("
+                             f"{', '.join(name[rep.image[leaf]] for leaf in passed)})")
+
         used_params = set()
         interior: List[Tuple[Value, str]] = []
-        needed = {root}  # nodes whose number must be kept in a name (the rest is written inline)
+        needed = {root} | {rep.root for rep in repeats[:1]}  # nodes whose number is kept in a name
         for v in nodes:
             me = name[v]
             op = v._op
@@ -251,6 +274,12 @@ class _Program:
                 else:
                     lines.append(f"{me} = {const(v.data)}")
                 continue
+            repeat = member_of.get(v)
+            if repeat is not None:
+                if v in raw:
+                    interior.append((v, ""))  # the call: raw[v]
+                if repeat:
+                    continue  # written once, in the first repeat's functions
             args = ["{0}", "{1}"]  # the parents, filled in below (a name, or an expression written inline)
             if op is SELECT:
                 index, candidates = v._k
@@ -266,7 +295,7 @@ class _Program:
             else:
                 forward, vectorized, k = op.forward, op.vectorized, v._k
                 form = forward_source(op, args, lambda: const(k), lambda: func(forward, vectorized))  # noqa: B023
-            interior.append((v, form))
+            (template_interior if repeat == 0 else interior).append((v, form))
         unused = [j for j, p in enumerate(params) if p not in used_params]
         if unused:
             raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
@@ -293,17 +322,14 @@ class _Program:
         # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
         # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
         # contribution is zero (what flows through `detach`, such as softmax's shift).
-        order = _backward_order(root, nodes)
         grad = {v: f"g{i}" for i, v in enumerate(nodes)}
         grad_names = set(grad.values())
         leads = set(param_slot)  # nodes from which some parameter can be reached
         for v in nodes:
-            if any(p in leads for p in _inputs(v)):
-                leads.add(v)
-        uses: Dict[Value, int] = {}
-        for v in nodes:
-            for parent in _inputs(v):
-                uses[parent] = uses.get(parent, 0) + 1
+            for p in _inputs(v):
+                if p in leads:
+                    leads.add(v)
+                    break
         started = {root}
         lines.append(f"{grad[root]} = SEED")
         param_terms: List[Tuple[int, str]] = []  # (parameter, contribution), in the order eager adds them
@@ -316,6 +342,8 @@ class _Program:
         summed: Dict[int, str] = {}
         pending: Dict[Value, List[str]] = {}
         pending_params: Dict[int, List[str]] = {}
+        sink: List[Any] = [lines, pending_params]  # where backward lines and parameter terms go
+        begun: set = set()  # parameters whose G{j} already holds a running sum
 
         def add(parent: Value, term: str) -> None:
             if parent not in leads:
@@ -337,15 +365,15 @@ class _Program:
                     param_terms.append((j, term))
                     lines.append(f"C[{len(param_terms) - 1}] = {term}")
                 else:
-                    pending_params.setdefault(j, []).append(term)  # summed at the end, from S[j]
+                    sink[1].setdefault(j, []).append(term)  # summed at the end (or before a repeat), from S[j]
                     summed[j] = f"G{j}"
 
-        for v in order:
-            if v not in started or v not in leads:
-                continue  # its gradient is zero, or reaches no parameter: nothing to pass on
+        def backward_of(v: Value) -> List[str]:
+            """Node v's backward lines, its gradient being complete: its terms summed, then passed on."""
+            out: List[str] = sink[0]
             g = grad[v]
             if v in pending:
-                lines.extend(_sum_lines(g, None, pending.pop(v)))
+                out.extend(_sum_lines(g, None, pending.pop(v)))
             op = v._op
             a, b = v._a, v._b
             if op is MUL:
@@ -355,7 +383,7 @@ class _Program:
                 add(a, g)  # type: ignore[arg-type]
                 add(b, g)  # type: ignore[arg-type]
             elif op is DETACH:
-                continue
+                return out
             elif op is SELECT:
                 index, candidates = v._k
                 pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
@@ -364,8 +392,8 @@ class _Program:
                     base = len(param_terms)
                     for c in candidates:
                         param_terms.append((param_slot[c], "0"))
-                    lines.append(f"_pick(C, {base}, {pick}, {g})")
-                    continue
+                    out.append(f"_pick(C, {base}, {pick}, {g})")
+                    return out
                 for c, cand in enumerate(candidates):
                     add(cand, f"_where({pick} == {c}, 1 * {g}, 0)" if batched else f"({g} if {pick} == {c} else 0)")
             else:
@@ -378,20 +406,67 @@ class _Program:
                     add(a, f"{term} * {g}")  # type: ignore[arg-type]
                 else:
                     d = f"d{g[1:]}"  # its own name: the terms that read it are summed later
-                    lines.append(f"{d} = {func(op.local, op.vectorized)}({val(a)}, {val(b)}, {val(v)})")
+                    out.append(f"{d} = {func(op.local, op.vectorized)}({val(a)}, {val(b)}, {val(v)})")
                     add(a, f"{d}[0] * {g}")  # type: ignore[arg-type]
                     add(b, f"{d}[1] * {g}")
+            return out
+
+        template: Optional[Tuple[List[str], List[int], str]] = None
+        for v in order:
+            if v not in started or v not in leads:
+                continue  # its gradient is zero, or reaches no parameter: nothing to pass on
+            repeat = member_of.get(v)
+            if repeat is None:
+                backward_of(v)
+                continue
+            if v is not repeats[repeat].root:
+                continue  # inside a repeat: its function does it
+            if v in pending:
+                lines.extend(_sum_lines(grad[v], None, pending.pop(v)))
+            if template is None:  # the first repeat's backward, written into its function
+                body: List[str] = []
+                root_grad = grad[v]
+                sink[0], sink[1] = body, {}
+                for m in repeats[0].members:
+                    if m in started and m in leads:
+                        backward_of(m)
+                for j, terms in sink[1].items():
+                    body.extend(_sum_lines(f"G{j}", f"G{j}", terms))
+                template = (body, sorted(sink[1]), root_grad)
+                sink[0], sink[1] = lines, pending_params
+            sums = template[1]
+            for j in sums:  # what came before, then the repeat's terms: eager's order
+                if j in pending_params:
+                    lines.extend(_sum_lines(f"G{j}", f"G{j}" if j in begun else f"S[{j}]", pending_params.pop(j)))
+                elif j not in begun:
+                    lines.append(f"G{j} = S[{j}]")
+                begun.add(j)
+            leaves = "".join(name[repeats[repeat].image[leaf]] + ", " for leaf in passed)
+            lines.append(f"_repeat_backward(_s{repeat}, {leaves}{grad[v]})")
         for j, terms in pending_params.items():
-            lines.extend(_sum_lines(f"G{j}", f"S[{j}]", terms))
+            lines.extend(_sum_lines(f"G{j}", f"G{j}" if j in begun else f"S[{j}]", terms))
         totals = ", ".join(summed.get(j, f"S[{j}]") for j in range(len(params)))
         lines.append(f"return {name[root]}, [{totals}]")
-        lines[forward_end:forward_end] = _forward_lines(interior, name, needed)
+        functions: List[str] = []
+        if repeats and template is not None:
+            first = repeats[0]
+            saved = "".join(f"{name[m]}, " for m in first.members if m in needed)
+            leaf_names = ", ".join(name[leaf] for leaf in passed)
+            body, sums, root_grad = template
+            functions = ([f"def _repeat_forward({leaf_names}):"]
+                         + [f"    {line}" for line in _forward_lines(template_interior, name, needed)]
+                         + [f"    return {name[first.root]}, ({saved})",
+                            f"def _repeat_backward(_saved, {leaf_names + ', ' if leaf_names else ''}{root_grad}):"]
+                         + ([f"    nonlocal {', '.join(f'G{j}' for j in sums)}"] if sums else [])
+                         + [f"    ({saved}) = _saved"] + [f"    {line}" for line in body] + ["    return None"])
+        lines[forward_end:forward_end] = functions + _forward_lines(interior, name, needed, raw)
+        self.repeats = len(repeats)
         # Rows of C belonging to each parameter, in order: its total is their sum from left to right.
         self.rows: List[List[int]] = [[] for _ in params]
         for r, (j, _) in enumerate(param_terms):
             self.rows[j].append(r)
         self.n_terms = len(param_terms)
-        source = "def _program(P, X, I, SEED, K, F, C, S):\n" + "\n".join("    " + line for line in lines) + "\n"
+        source = "def _program(P, X, I, SEED, K, F, C, S):\n" + "".join(f"    {line}\n" for line in lines)
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
                                      "_where": np.where, "_pick": _pick_batched if batched else _pick}
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
@@ -452,6 +527,114 @@ class _Program:
         return totals
 
 
+class _Repeat:
+    """One repeat of a part of the graph: its root, its inner nodes in eager's backward order, its leaves."""
+
+    def __init__(self, root: Value, members: List[Value], leaves: List[Value]) -> None:
+        self.root, self.members, self.leaves = root, members, leaves
+        self.image: Dict[Value, Value] = {}  # the first repeat's nodes -> this one's
+
+
+_REPEAT_MIN_NODES = 2000  # below this the whole step compiles in milliseconds anyway
+_REPEAT_MIN_SIZE = 16  # inner nodes of a repeat, at least
+
+
+def _repeats(nodes: List[Value], order: List[Value], uses: Dict[Value, int], param_slot: Dict[Value, int],
+             number_slot: Dict[Value, int]) -> List[_Repeat]:
+    """Parts of the graph that repeat exactly, so that their code can be written once; [] if none.
+
+    Nodes with the same op, constant and parent structure (leaves by kind;
+    parameters by slot) are candidates. A repeat must read only leaves, be
+    used only through its root, have its inner nodes visited by eager's
+    backward loop in one unbroken run, and correspond node for node to the
+    first repeat, in that run's order: then calling one function per repeat,
+    where eager's loop reaches its root, does exactly what eager does.
+    """
+    if len(nodes) < _REPEAT_MIN_NODES or any(v._op is SELECT for v in nodes):
+        return []
+    kinds: Dict[Any, int] = {}
+    shape: Dict[Value, int] = {}
+    size: Dict[Value, int] = {}
+    for v in nodes:
+        op, a, b = v._op, v._a, v._b
+        if op is None:
+            key: Any = ("p", param_slot[v]) if v in param_slot else ("x",) if v in number_slot else ("k",)
+            size[v] = 0
+        else:
+            key = (id(op), repr(v._k) if op.param else None, shape[a], shape[b] if b is not None else -1)  # type: ignore
+            size[v] = min(1 + size[a] + (size[b] if b is not None else 0), 1 << 40)  # type: ignore[index]
+        shape[v] = kinds.setdefault(key, len(kinds))
+    groups: Dict[int, List[Value]] = {}
+    for v in nodes:
+        if v._op is not None and size[v] >= _REPEAT_MIN_SIZE:
+            groups.setdefault(shape[v], []).append(v)
+    position = {v: i for i, v in enumerate(order)}
+    for roots in sorted((g for g in groups.values() if len(g) >= 2), key=lambda g: -len(g) * size[g[0]])[:3]:
+        found: List[_Repeat] = []
+        taken: set = set()
+        for r in sorted(roots, key=lambda v: position.get(v, -1)):
+            rep = _closure(r, uses, position, taken)
+            if rep is not None and (not found or _match(found[0], rep, shape)):
+                found.append(rep)
+                taken.update(rep.members)
+        if len(found) >= 2:
+            found[0].image = {v: v for v in found[0].members + found[0].leaves}
+            return found
+    return []
+
+
+def _closure(root: Value, uses: Dict[Value, int], position: Dict[Value, int], taken: set) -> Optional[_Repeat]:
+    """The part under `root` if it can stand alone (see _repeats), else None."""
+    if root not in position:
+        return None
+    members, leaves, seen = [root], [], {root}
+    refs: Dict[Value, int] = {}
+    stack = [root]
+    while stack:
+        for p in _inputs(stack.pop()):
+            refs[p] = refs.get(p, 0) + 1
+            if p in seen:
+                continue
+            seen.add(p)
+            if p._op is None:
+                leaves.append(p)
+            else:
+                members.append(p)
+                stack.append(p)
+    if any(m in taken for m in members) or any(refs[m] != uses[m] for m in members[1:]):
+        return None  # shared with another repeat, or an inner node also used from outside
+    members.sort(key=lambda m: position.get(m, -1))
+    start = position[root]
+    if [position.get(m, -1) for m in members] != list(range(start, start + len(members))):
+        return None  # eager's backward loop visits something else in between
+    return _Repeat(root, members, leaves)
+
+
+def _match(first: _Repeat, other: _Repeat, shape: Dict[Value, int]) -> bool:
+    """Map `first` onto `other` node for node (filling other.image); False if they differ anywhere."""
+    image = {first.root: other.root}
+    back = {other.root: first.root}
+    stack = [(first.root, other.root)]
+    while stack:
+        a, b = stack.pop()
+        for pa, pb in zip(_inputs(a), _inputs(b)):
+            if shape[pa] != shape[pb]:
+                return False
+            if pa in image:
+                if image[pa] is not pb:
+                    return False
+                continue
+            if pb in back:
+                return False
+            image[pa], back[pb] = pb, pa
+            if pa._op is not None:
+                stack.append((pa, pb))
+    if [image.get(m) for m in first.members] != other.members or len(image) != len(first.members) + len(first.leaves):
+        return False
+    other.image = image
+    return True
+
+
 def forward_source(op: Any, args: List[str], constant: Callable[[], str], function: Callable[[], str]) -> str:
     """One op's forward as Python source: ``a + b``, ``-a``, ``f(a, b)``, ``f(a, k)`` or ``f(a)``.
 
@@ -479,7 +662,8 @@ def _sum_lines(target: str, start: Optional[str], terms: List[str]) -> List[str]
     return lines
 
 
-def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], needed: set) -> List[str]:
+def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], needed: set,
+                   raw: Optional[Dict[Value, str]] = None) -> List[str]:
     """The forward pass, one line per node whose number is needed later; the others written inline.
 
     A node used once, whose number backward does not need (the products and
@@ -495,6 +679,9 @@ def _forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], ne
     depth: Dict[Value, int] = {}
     lines: List[str] = []
     for v, form in interior:
+        if raw and v in raw:
+            lines.append(raw[v])
+            continue
         ins = _inputs(v)
         parts = [text.get(p, name[p]) for p in ins]
         expr = form.format(*parts)
