@@ -573,8 +573,8 @@ def _repeats(nodes: List[Value], order: List[Value], uses: Dict[Value, int], par
         found: List[_Repeat] = []
         taken: set = set()
         for r in sorted(roots, key=lambda v: position.get(v, -1)):
-            rep = _closure(r, uses, position, taken)
-            if rep is not None and (not found or _match(found[0], rep, shape)):
+            rep = _closure(r, uses, position, taken) if not found else _match(found[0], r, shape, uses, position, taken)
+            if rep is not None:
                 found.append(rep)
                 taken.update(rep.members)
         if len(found) >= 2:
@@ -591,7 +591,10 @@ def _closure(root: Value, uses: Dict[Value, int], position: Dict[Value, int], ta
     refs: Dict[Value, int] = {}
     stack = [root]
     while stack:
-        for p in _inputs(stack.pop()):
+        node = stack.pop()
+        for p in (node._a, node._b):  # no select in a repeat (see _repeats): parents are the inputs
+            if p is None:
+                continue
             refs[p] = refs.get(p, 0) + 1
             if p in seen:
                 continue
@@ -610,29 +613,43 @@ def _closure(root: Value, uses: Dict[Value, int], position: Dict[Value, int], ta
     return _Repeat(root, members, leaves)
 
 
-def _match(first: _Repeat, other: _Repeat, shape: Dict[Value, int]) -> bool:
-    """Map `first` onto `other` node for node (filling other.image); False if they differ anywhere."""
-    image = {first.root: other.root}
-    back = {other.root: first.root}
-    stack = [(first.root, other.root)]
+def _match(first: _Repeat, root: Value, shape: Dict[Value, int], uses: Dict[Value, int],
+           position: Dict[Value, int], taken: set) -> Optional[_Repeat]:
+    """The part under `root` if it corresponds to `first` node for node and stands alone as it does, else None.
+
+    Corresponding inner nodes used as often as `first`'s are used inside it
+    alone, and visited in the same order at consecutive places of eager's
+    backward loop: then this repeat stands alone too (see _closure).
+    """
+    image = {first.root: root}
+    back = {root: first.root}
+    stack: List[Tuple[Any, Any]] = [(first.root, root)]
     while stack:
         a, b = stack.pop()
-        for pa, pb in zip(_inputs(a), _inputs(b)):
+        for pa, pb in ((a._a, b._a), (a._b, b._b)):
+            if pa is None:
+                continue  # then pb is None too: their shapes are the same
             if shape[pa] != shape[pb]:
-                return False
+                return None
             if pa in image:
                 if image[pa] is not pb:
-                    return False
+                    return None
                 continue
             if pb in back:
-                return False
+                return None
             image[pa], back[pb] = pb, pa
             if pa._op is not None:
                 stack.append((pa, pb))
-    if [image.get(m) for m in first.members] != other.members or len(image) != len(first.members) + len(first.leaves):
-        return False
-    other.image = image
-    return True
+    members = [image[m] for m in first.members]
+    start = position.get(root)
+    if start is None:
+        return None
+    for i, (m, mine) in enumerate(zip(first.members, members)):
+        if mine in taken or (i and uses[mine] != uses[m]) or position.get(mine) != start + i:
+            return None
+    rep = _Repeat(root, members, [image[leaf] for leaf in first.leaves])
+    rep.image = image
+    return rep
 
 
 def forward_source(op: Any, args: List[str], constant: Callable[[], str], function: Callable[[], str]) -> str:

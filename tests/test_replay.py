@@ -398,3 +398,41 @@ def test_repeated_random_expressions_replay_exactly_on_new_numbers(expr, rows, s
         replay._REPEAT_MIN_NODES, replay._REPEAT_MIN_SIZE = limits
     assert got == expected
     assert step.retraces == 0
+
+
+def test_look_alike_parts_that_share_nodes_differently_are_not_written_as_repeats():
+    from microgradcn import replay
+
+    w = [Value(0.5), Value(-0.25), Value(1.5)]
+
+    def term(a, b):  # the same ops and shapes whether b is a itself or another input
+        h = w[0] * a + w[1] * b
+        for _ in range(6):
+            h = (h * w[2]).tanh() + a
+        return h
+
+    def batch_loss(rows, shared):
+        return sum(term(r[0], r[0] if s else r[1]) for r, s in zip(rows, shared)) * 0.25
+
+    rows = [[0.1, 0.2], [0.3, -0.4], [0.5, 0.6], [-0.7, 0.8]]
+    pattern = [False, True, False, False]  # the second one reads its first input twice
+    expected = []
+    for batch in (rows, [[a * 1.5 for a in r] for r in rows]):
+        for p in w:
+            p.grad = 0
+        loss = batch_loss([[Value(a) for a in r] for r in batch], pattern)
+        loss.backward()
+        expected.append((loss.data, [p.grad for p in w]))
+    limits = replay._REPEAT_MIN_NODES
+    replay._REPEAT_MIN_NODES = 0
+    try:
+        step = trace(lambda r: batch_loss(r, pattern), w)
+        got = []
+        for batch in (rows, [[a * 1.5 for a in r] for r in rows]):
+            for p in w:
+                p.grad = 0
+            got.append((step(batch), [p.grad for p in w]))
+    finally:
+        replay._REPEAT_MIN_NODES = limits
+    assert got == expected
+    assert _program_of(step).repeats == 3  # the three alike; the one that shares a node is written out
