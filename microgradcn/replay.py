@@ -219,7 +219,7 @@ class _Program:
                  recorder: _Recorder, batched: bool) -> None:
         self.batched = batched
         nodes = _graph(root)
-        name = {v: f"v{i}" for i, v in enumerate(nodes)}
+        name = _Names("v")  # only the nodes the code mentions get a name
         param_slot = {p: j for j, p in enumerate(params)}
         number_slot = {v: j for j, v in enumerate(numbers)}
         self.consts: List[Any] = []
@@ -263,9 +263,9 @@ class _Program:
         interior: List[Tuple[Value, str]] = []
         needed = {root} | {rep.root for rep in repeats[:1]}  # nodes whose number is kept in a name
         for v in nodes:
-            me = name[v]
             op = v._op
             if op is None:
+                me = name[v]
                 if v in param_slot:
                     lines.append(f"{me} = P[{param_slot[v]}]")
                     used_params.add(v)
@@ -308,11 +308,12 @@ class _Program:
             return name[node]
 
         # Guards: the decisions taken on data while recording must come out the same.
+        in_graph = set(nodes) if recorder.decisions else set()
         for value, other, result, how in recorder.decisions:
-            if value not in name:
+            if value not in in_graph:
                 continue
             left = val(value)
-            right = val(other) if isinstance(other, Value) and other in name else repr(_plain(other))
+            right = val(other) if isinstance(other, Value) and other in in_graph else repr(_plain(other))
             test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
             lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
@@ -322,8 +323,8 @@ class _Program:
         # Backward, in eager mode's order and with its arithmetic. Left out, because they only ever
         # add exact zeros: gradients of nodes that lead to no parameter, and of nodes whose every
         # contribution is zero (what flows through `detach`, such as softmax's shift).
-        grad = {v: f"g{i}" for i, v in enumerate(nodes)}
-        grad_names = set(grad.values())
+        grad = _Names("g")
+        grad_names = grad.made
         leads = set(param_slot)  # nodes from which some parameter can be reached
         for v in nodes:
             for p in _inputs(v):
@@ -527,6 +528,21 @@ class _Program:
         return totals
 
 
+class _Names(dict):
+    """Names for nodes, made when first asked for: prefix + a number (so only the nodes the code uses get one)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.made: set = set()
+
+    def __missing__(self, node: Value) -> str:
+        new = f"{self.prefix}{len(self.made)}"
+        self.made.add(new)
+        self[node] = new
+        return new
+
+
 class _Repeat:
     """One repeat of a part of the graph: its root, its inner nodes in eager's backward order, its leaves."""
 
@@ -555,19 +571,25 @@ def _repeats(nodes: List[Value], order: List[Value], uses: Dict[Value, int], par
     kinds: Dict[Any, int] = {}
     shape: Dict[Value, int] = {}
     size: Dict[Value, int] = {}
+    groups: Dict[int, List[Value]] = {}
+    kind_of = kinds.setdefault
     for v in nodes:
         op, a, b = v._op, v._a, v._b
         if op is None:
             key: Any = ("p", param_slot[v]) if v in param_slot else ("x",) if v in number_slot else ("k",)
+            shape[v] = kind_of(key, len(kinds))
             size[v] = 0
+            continue
+        if b is None:
+            key = (op, repr(v._k) if op.param else None, shape[a])  # type: ignore[index]
+            n = 1 + size[a]  # type: ignore[index]
         else:
-            key = (id(op), repr(v._k) if op.param else None, shape[a], shape[b] if b is not None else -1)  # type: ignore
-            size[v] = min(1 + size[a] + (size[b] if b is not None else 0), 1 << 40)  # type: ignore[index]
-        shape[v] = kinds.setdefault(key, len(kinds))
-    groups: Dict[int, List[Value]] = {}
-    for v in nodes:
-        if v._op is not None and size[v] >= _REPEAT_MIN_SIZE:
-            groups.setdefault(shape[v], []).append(v)
+            key = (op, shape[a], shape[b])  # type: ignore[index]
+            n = min(1 + size[a] + size[b], 1 << 40)  # type: ignore[index]
+        shape[v] = kind = kind_of(key, len(kinds))
+        size[v] = n
+        if n >= _REPEAT_MIN_SIZE:
+            groups.setdefault(kind, []).append(v)
     position = {v: i for i, v in enumerate(order)}
     for roots in sorted((g for g in groups.values() if len(g) >= 2), key=lambda g: -len(g) * size[g[0]])[:3]:
         found: List[_Repeat] = []
