@@ -480,6 +480,7 @@ class _Program:
     def keep_draws_and_modes(self, recorder: _Recorder) -> None:
         """Remember the recording's random draws (to draw them anew) and layer modes (to check them)."""
         self.draws = [(draw, len(leaves)) for draw, leaves in recorder.draws]
+        self.recorded_draws = [[leaf.data for leaf in leaves] for _, leaves in recorder.draws]
         self.layers = list(recorder.layers)
 
     def modes_changed(self) -> bool:
@@ -808,7 +809,6 @@ class Trace:
         self.records = 0
         self.graph: Optional[Value] = None  # the last recorded graph, to draw it
         self._cache: "OrderedDict[Any, Tuple[_Program, Optional[_Program]]]" = OrderedDict()
-        self._last_draws: List[Tuple[Callable[[], List[float]], List[Value]]] = []
 
     # ---------------------------------------------------------------- call
     def __call__(self, *inputs: Any) -> float:
@@ -857,7 +857,6 @@ class Trace:
                 "statistics as a side effect that a replayed step would skip, so it is not traced. Train this "
                 "model in eager mode, or switch that layer to eval mode.")
         numbers += [leaf for _, leaves in recorder.draws for leaf in leaves]  # random numbers: inputs too
-        self._last_draws = recorder.draws
         from ._grouped import GroupedProgram  # imported here: _grouped builds on this module
         program = (GroupedProgram if batched else _Program)(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
@@ -888,7 +887,7 @@ class Trace:
             entry = None
         if entry is None:
             loss_value, program = self._record(key, self.loss_fn, (X[0], T[0]), batched=True)
-            first_draws = [[leaf.data for leaf in leaves] for _, leaves in self._last_draws]
+            first_draws = program.recorded_draws
             del loss_value
             pen_program = None
             if self.penalty is not None:

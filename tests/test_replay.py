@@ -18,8 +18,8 @@ def sgd(params, lr):
         p.grad = 0
 
 
-def moons_run(mode, steps):
-    """micrograd's moons workload: eager, traced (python) or traced per sample (numpy)."""
+def moons_setup():
+    """micrograd's moons workload: data, model, its parameters and the batch loss."""
     X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
     model = MLP(2, [16, 16, 1], seed=0)
     params = model.parameters()
@@ -28,6 +28,12 @@ def moons_run(mode, steps):
         losses = [(1 + -t * model(x)).relu() for x, t in zip(rows, labels)]
         return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
 
+    return X, y, model, params, batch_loss
+
+
+def moons_run(mode, steps):
+    """micrograd's moons workload: eager, traced (python) or traced per sample (numpy)."""
+    X, y, model, params, batch_loss = moons_setup()
     if mode == "python":
         step = trace(batch_loss, params)
     elif mode == "numpy":
@@ -343,14 +349,7 @@ def _program_of(step):
 
 def test_a_part_that_repeats_is_written_once_and_called_per_repeat():
     """moons: one sample's loss repeats 100 times; its code is written once (bit-identity: the moons tests)."""
-    X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
-    model = MLP(2, [16, 16, 1], seed=0)
-    params = model.parameters()
-
-    def batch_loss(rows, labels):
-        losses = [(1 + -t * model(x)).relu() for x, t in zip(rows, labels)]
-        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
-
+    X, y, _, params, batch_loss = moons_setup()
     step = trace(batch_loss, params)
     step(X, y)
     program = _program_of(step)

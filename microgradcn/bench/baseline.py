@@ -140,7 +140,7 @@ class BaselineTraining:
         self.seconds = 0.0
         self.losses: List[float] = []
         self.correct = 0
-        self.last_grads: List[float] = []  # every gradient of the last step, in model.parameters() order
+        self._grads: Tuple[Any, Any] = ([], [])  # the last step's (gW, gB)
 
     def step(self, k: int) -> None:
         start = clock()

@@ -150,7 +150,10 @@ def _train_scalar(model: Any, X: list, y: list, steps: int, value_type: Any = Va
 
 def run_eager(X: list, y: list, steps: int) -> Row:
     """The engine, as a user writes the loop (every step's gradients kept, to check the other rows)."""
-    run = _train_scalar(make_model(), X, y, steps, keep_grads=True)
+    return _eager_row(_train_scalar(make_model(), X, y, steps, keep_grads=True), steps)
+
+
+def _eager_row(run: _ScalarRun, steps: int) -> Row:
     return Row("eager", steps, run.seconds, steps, run.losses, run.grads[-1], accuracy=run.accuracy,
                all_grads=run.grads)
 
@@ -162,9 +165,7 @@ def run_eager_and_baseline(X: list, y: list, steps: int) -> Tuple[Row, Row]:
     speed drifts over seconds: the ratio of the two is then much steadier.
     """
     baseline = BaselineTraining(model_weights(make_model()), X, y)
-    run = _train_scalar(make_model(), X, y, steps, keep_grads=True, between=baseline.step)
-    eager = Row("eager", steps, run.seconds, steps, run.losses, run.grads[-1], accuracy=run.accuracy,
-                all_grads=run.grads)
+    eager = _eager_row(_train_scalar(make_model(), X, y, steps, keep_grads=True, between=baseline.step), steps)
     result = baseline.result()
     return eager, Row("baseline", steps, result.seconds, steps, result.losses, baseline.gradients(),
                       accuracy=result.accuracy)
