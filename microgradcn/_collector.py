@@ -1,24 +1,43 @@
-"""Keep Python's cyclic garbage collector from rescanning a graph that is still being built or used.
+"""Keep Python's cyclic garbage collector from rescanning a graph while it is being built.
 
 Why: a training step records tens of thousands of nodes that all stay alive
 until the graph is dropped. CPython's generational collector scans the young
 objects every 700 new container objects; every node survives those scans, is
-promoted, and is scanned again by later collections, so the cost per node
-grows with the graph and a step spends more time in the collector than in
-building and differentiating the graph. Our graphs contain no reference
-cycles (nodes point only to their parents; derivative rules are shared
-functions), so reference counting frees them: the collector has nothing to
-find in them.
+promoted, and is scanned again by later collections, so without help a step
+spends more time in the collector than in building and differentiating its
+graph. Our graphs contain no reference cycles (nodes point only to their
+parents; derivative rules are shared functions), so reference counting frees
+them: the collector has nothing to find in them.
 
-What: from the first recorded operation of a graph until that first node is
-freed (the graph was dropped; in a training loop, when the next step's loss
-replaces it), a young-generation collection first moves every object it would
-scan out of its way with `gc.freeze()`, which takes constant time. A full
-collection (``gc.collect()``, or Python's own) first puts them all back with
-`gc.unfreeze()`, so it sees everything, cycles of your own included. When the
-graph is dropped everything is unfrozen, and your garbage is collected as
-usual. The collector itself is never switched off and its thresholds are
-never changed.
+What: the pause lasts only while a graph is growing. It starts with the first
+node of a graph. While it lasts, each young collection looks at a sample of
+the objects it is about to scan: if at least half are nodes, it first moves
+them out of its way with `gc.freeze()` (constant time). It ends, and
+`gc.unfreeze()` gives every held object back to the collector, as soon as
+one of these happens:
+
+* ``backward()`` has committed its gradients (the step's graph is complete);
+* a young collection finds that new objects are no longer mostly nodes (you
+  are plotting, printing, or doing anything else with the graph kept in a
+  variable);
+* a full collection starts (``gc.collect()``), so that it sees everything;
+* a million objects have been held since Python's last full collection. Held
+  objects bypass the counts by which Python decides when to run a full
+  collection, so the next graph then starts with the full collection that
+  Python would have run by then.
+
+So between steps, and whenever you do anything but build a graph, Python
+collects your garbage exactly as it would without microgradcn: cycles of your
+own (matplotlib figures, IPython's display objects) are freed by its own
+collections, a graph kept in a variable changes nothing. A graph that stays
+alive ends up in the oldest generation, where only full collections scan it.
+
+Why this design: freezing from a graph's first node until it is freed (our
+first design) emptied the young generation into the permanent one for as long
+as *any* graph lived, so the older generations never filled, Python never
+started a full collection of its own, and a notebook that kept a three-node
+graph grew by hundreds of megabytes of frozen figures. Only a growing graph
+makes the collector rescan nodes, so only then is anything held.
 
 Left alone: a collector that is off (`gc.disable()`), and a program that uses
 `gc.freeze()` itself. `set_gc_pause(False)` turns the mechanism off. Several
@@ -29,18 +48,22 @@ from __future__ import annotations
 
 import gc
 import threading
-import weakref
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
-resting = False  # read on every recorded op: True once this graph's setting is decided
+resting = False  # read on every recorded op: True while a growing graph's pause is decided
 _enabled = True
-_lock = threading.RLock()  # a weakref callback may run wake() inside rest()
-_watch: Optional[weakref.ref] = None  # the first node of the current graph
+_lock = threading.RLock()  # wake() may run inside rest() through a collection
 _installed = False
+_node_type: Optional[type] = None  # the engine's Value, learnt from the first node (no import cycle)
+_held = 0  # objects held aside since Python's last full collection (an upper estimate)
+_full_seen = -1  # Python's count of full collections when _held was last known to be right
+
+HOLD_AT_MOST = 1_000_000  # then the next graph starts with a full collection
+SAMPLE = 16  # young objects looked at per collection; at least half of them nodes means a graph is growing
 
 
 def set_gc_pause(enabled: bool) -> None:
-    """Turn the collector measure for living graphs on (default) or off."""
+    """Turn the collector measure for growing graphs on (default) or off."""
     global _enabled
     if not isinstance(enabled, bool):
         raise TypeError(f"set_gc_pause() takes True or False, got {enabled!r}")
@@ -49,45 +72,65 @@ def set_gc_pause(enabled: bool) -> None:
 
 
 def gc_pause_enabled() -> bool:
-    """Whether young collections skip the objects alive while a graph is alive."""
+    """Whether young collections skip the nodes of a graph that is being built."""
     return _enabled
 
 
 def rest(first_node: object) -> None:
-    """Called by the engine, once per graph, with its first recorded node."""
-    global resting, _watch, _installed
+    """Called by the engine with the first node recorded since the last pause ended."""
+    global resting, _installed, _node_type
     with _lock:
         if resting:  # another thread got here first
             return
         resting = True
         if not _enabled or not gc.isenabled() or gc.get_freeze_count() or _installed:
             return
+        _settle_debt()
+        _node_type = type(first_node)
         gc.callbacks.append(_before_collection)
         _installed = True
-        _watch = weakref.ref(first_node, _first_node_freed)
 
 
 def wake() -> None:
-    """Stop skipping, and give every frozen object back to the collector."""
-    global resting, _watch, _installed
+    """End the pause: give every held object back to the collector."""
+    global resting, _installed
     with _lock:
         resting = False
-        _watch = None
         if _installed:
             _installed = False
             gc.callbacks.remove(_before_collection)
             gc.unfreeze()
 
 
+def _settle_debt() -> None:
+    """Run the full collection Python would have run, once too much has been held (see the docstring)."""
+    global _held, _full_seen
+    full = gc.get_stats()[2]["collections"]
+    if full != _full_seen:  # Python (or you) ran one since: it saw everything we had held
+        _held, _full_seen = 0, full
+    if _held >= HOLD_AT_MOST:
+        gc.collect()
+        _held, _full_seen = 0, gc.get_stats()[2]["collections"]
+
+
+def mostly_nodes(young: List[Any], node_type: Optional[type]) -> bool:
+    """Whether at least half of a sample of `young` (the objects a young collection would scan) are nodes."""
+    step = max(1, len(young) // SAMPLE)
+    sample = young[::step]
+    return bool(sample) and 2 * sum(type(obj) is node_type for obj in sample) >= len(sample)
+
+
 def _before_collection(phase: str, info: Dict[str, Any]) -> None:
+    global _held
     if phase != "start":
         return
-    if info["generation"] < 2:
-        gc.freeze()  # constant time: the scan that starts now finds an empty young generation
-    else:
-        gc.unfreeze()  # a full collection sees every object
-
-
-def _first_node_freed(ref: weakref.ref) -> None:
-    if ref is _watch:
-        wake()
+    with _lock:
+        if not _installed:
+            return
+        if info["generation"] < 2:
+            young = gc.get_objects(0)
+            if _held < HOLD_AT_MOST and mostly_nodes(young, _node_type):
+                _held += len(young) if info["generation"] == 0 else len(young) + len(gc.get_objects(1))
+                gc.freeze()  # the scan that starts now finds an empty young generation
+                return
+        wake()  # a full collection sees every object; otherwise the graph is no longer growing

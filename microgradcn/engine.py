@@ -24,7 +24,7 @@ from fractions import Fraction
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import _collector, modes
+from . import _collector, _pickling, modes
 from .modes import AnomalyError, detect_anomaly, is_grad_enabled, no_grad
 from .ops import ADD, MUL, OPS, Op, overflow_message, show_value
 
@@ -214,11 +214,26 @@ class Value:
         """
         nodes, leaves = _chain_rule(self, create_graph=False)
         _commit(nodes, leaves)
+        _collector.wake()  # the step's graph is complete: the collector may see its nodes again
 
     def zero_grad(self) -> None:
         """Set `.grad` to 0 for this Value and every Value it depends on."""
         for node in _walk(self):
             node.grad = 0
+
+    # ------------------------------------------------------------- pickling
+    # pickle and copy.deepcopy walk a graph of any depth without recursing (see _pickling.py).
+    def __reduce__(self) -> tuple:
+        return _pickling.reduce_node(self, _FIELDS)
+
+    def __setstate__(self, state: tuple) -> None:
+        _pickling.set_state(self, _FIELDS, state)
+
+    def __copy__(self) -> "Value":
+        return _pickling.copy_node(self, _FIELDS)
+
+
+_FIELDS = _pickling.fields(Value)
 
 
 _show = show_value
@@ -334,12 +349,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
         other = _lift(other)
         return other if other is NotImplemented else method(other, self)
 
-    if reflected:
-        reflected_method.__name__ = f"__r{op.name}__"
-        return reflected_method
-
-    method.__name__ = f"__{'r' if reflected else ''}{op.name}__"
-    return method
+    return reflected_method if reflected else method
 
 
 def _unary(op: Op) -> Callable[[Value], Value]:
@@ -352,15 +362,21 @@ def _unary(op: Op) -> Callable[[Value], Value]:
     return method
 
 
+def _method(name: str, function: Callable) -> None:
+    # Named as if written in the class, so that pickle finds it as Value.<name> (a model stores Value.relu).
+    function.__name__, function.__qualname__ = name, f"Value.{name}"
+    setattr(Value, name, function)
+
+
 # Value's operators and methods come from the op table.
 for _name, _dunder in (("add", "add"), ("sub", "sub"), ("mul", "mul"), ("div", "truediv")):
-    setattr(Value, f"__{_dunder}__", _binary(OPS[_name]))
-    setattr(Value, f"__r{_dunder}__", _binary(OPS[_name], reflected=True))
+    _method(f"__{_dunder}__", _binary(OPS[_name]))
+    _method(f"__r{_dunder}__", _binary(OPS[_name], reflected=True))
 for _name in ("neg", "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "softplus", "relu", "step", "detach", "sin",
               "cos"):
-    setattr(Value, f"__{_name}__" if _name in ("neg", "abs") else _name, _unary(OPS[_name]))
+    _method(f"__{_name}__" if _name in ("neg", "abs") else _name, _unary(OPS[_name]))
 for _name in ("max", "min"):
-    setattr(Value, _name, _binary(OPS[_name]))
+    _method(_name, _binary(OPS[_name]))
 
 
 # --------------------------------------------------- the reverse-mode loop

@@ -91,6 +91,8 @@ class Op:
             raise ValueError(f"Op {name!r} takes a constant k: give test_params, e.g. (0.1,)")
         # The backward loop calls every one-input op as local(x, k, out).
         self.local: Callable[..., Any] = derivative if param or arity == 2 else _ignore_k(derivative)
+        self._options = dict(symbol=symbol, arity=arity, param=param, infix=infix, smooth=smooth,
+                             vectorized=vectorized, test_params=test_params)  # for pickling a custom op
 
     def __call__(self, a: Any, b: Any = None) -> Any:
         from .engine import apply
@@ -111,6 +113,22 @@ class Op:
 
     def __repr__(self) -> str:
         return f"Op({self.name!r})"
+
+    def __reduce__(self) -> tuple:
+        # A built-in op by its name in the table, so that it unpickles as the very same object (the
+        # backward loop's fast path recognises + and * by identity); a custom op by what made it.
+        for key, op in OPS.items():
+            if op is self:
+                return _table_op, (key,)
+        return _custom_op, (self.name, self.forward, self.derivative, self._options)
+
+
+def _table_op(key: str) -> "Op":
+    return OPS[key]
+
+
+def _custom_op(name: str, forward: Callable[..., Any], derivative: Callable[..., Any], options: dict) -> "Op":
+    return Op(name, forward, derivative, **options)
 
 
 def _ignore_k(derivative: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:

@@ -1,6 +1,8 @@
 """Deep graphs, freeing by reference counting alone, and the scoped collector pause."""
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import pytest
@@ -70,63 +72,162 @@ def grow(y, n=3_000):
     return y
 
 
-def test_young_collections_skip_a_living_graph_and_everything_is_given_back_when_it_is_dropped():
-    x = Value(1.0)
-    y = grow(x * 2)
+class Cycle:
+    """A piece of cyclic garbage that counts how many of its kind are alive."""
+
+    alive = 0
+
+    def __init__(self):
+        Cycle.alive += 1
+        self.me = self
+
+    def __del__(self):
+        Cycle.alive -= 1
+
+
+@pytest.fixture
+def cycles():
+    gc.collect()
+    Cycle.alive = 0
+    yield Cycle
+    gc.collect()
+
+
+def test_young_collections_skip_a_growing_graph_and_backward_gives_everything_back():
+    y = grow(Value(1.0) * 2)
     assert gc.get_freeze_count() > 0 and gc.isenabled() and gc.get_threshold() == DEFAULT
     y.backward()
-    junk = [[] for _ in range(2_000)]  # an optimiser's step: its collections skip the living graph too
-    assert gc.get_freeze_count() > 0
-    del junk, y
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 and not _collector.resting
 
 
-def test_after_backward_the_next_allocations_do_not_scan_the_living_graph():
-    scanned = []
-
-    def count(phase, info):
-        if phase == "stop":
-            scanned.append(info["collected"])
-
-    y = grow(Value(1.0))
+def test_a_kept_graph_ends_up_where_young_collections_do_not_scan_it():
+    y = grow(Value(1.0), 10_000)
     y.backward()
-    before = gc.get_freeze_count()
-    gc.callbacks.append(count)
-    try:
-        junk = [[] for _ in range(3 * gc.get_threshold()[0] + 100)]  # enough for young collections on any version
-    finally:
-        gc.callbacks.remove(count)
-    assert scanned and gc.get_freeze_count() >= before  # collections ran, and found the graph frozen
-    del junk, y
+    young = [o for o in gc.get_objects(0) + gc.get_objects(1) if type(o) is Value]
+    assert len(young) <= gc.get_threshold()[0]  # at most the nodes made since the last young collection
+    del y
 
 
-def test_gc_collect_still_finds_your_cycles_while_a_graph_lives():
-    class Cycle:
-        pass
+def test_plain_cyclic_garbage_made_while_a_graph_is_kept_is_freed_by_pythons_own_collections(cycles):
+    kept = grow(Value(1.0))
+    kept.backward()
+    for _ in range(30_000):
+        Cycle()
+    assert cycles.alive < 3_000  # without gc.collect(): young collections found them
+    del kept
 
+
+def test_cycles_are_freed_while_a_graph_that_never_ran_backward_is_kept(cycles):
+    kept = grow(Value(1.0))  # drawn or printed, never differentiated
+    assert gc.get_freeze_count() > 0
+    for _ in range(30_000):
+        Cycle()
+    assert cycles.alive < 3_000 and gc.get_freeze_count() == 0  # the pause ended once the graph stopped growing
+    del kept
+
+
+def test_cycles_made_inside_many_small_training_steps_are_freed(cycles):
+    kept = grow(Value(1.0))
+    kept.backward()
+    w = [Value(0.5) for _ in range(10)]
+    for i in range(5_000):
+        y = Value(float(i % 7))
+        for j in range(60):
+            y = y * w[j % 10] + 0.1
+        Cycle()
+        y.backward()
+    assert cycles.alive < 1_000 and gc.get_freeze_count() == 0
+    del kept
+
+
+def test_what_is_held_aside_is_bounded_even_if_every_young_collection_sees_a_growing_graph(cycles, monkeypatch):
+    monkeypatch.setattr(_collector, "HOLD_AT_MOST", 20_000)
+    for _ in range(100):
+        y = grow(Value(1.0), 3_000)  # forward only, as in evaluation: the pause never ends by itself
+        Cycle()
+    assert cycles.alive < 50
+    del y
+
+
+def test_a_long_lived_graph_and_many_dropped_small_graphs_leak_nothing():
+    kept = grow(Value(1.0))
+    kept.backward()
+
+    def values_alive():
+        return sum(type(o) is Value for o in gc.get_objects())
+
+    def steps(n):
+        for i in range(n):
+            x = Value(float(i))
+            y = (x * x + x).tanh() * 3
+            y.backward()
+
+    steps(200)
+    before = values_alive()
+    steps(3_000)
+    assert values_alive() <= before and gc.get_freeze_count() == 0
+    del kept
+
+
+def test_after_backward_an_optimisers_step_pays_no_full_collection():
+    from microgradcn.nn import MLP
+    from microgradcn.optim import SGD
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    opt = SGD(model.parameters(), lr=0.1)
+    full = []
+
+    def watch(phase, info):
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    for _ in range(3):
+        loss = sum((1 + -1.0 * model([0.1 * i, -0.2 * i])).relu() for i in range(50))
+        opt.zero_grad()
+        loss.backward()
+        gc.callbacks.append(watch)
+        try:
+            opt.step()
+        finally:
+            gc.callbacks.remove(watch)
+    assert full == []
+
+
+PLOTS = """
+import resource, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+if sys.argv[1] == "graph":
+    from microgradcn import Value
+    x = Value(2.0); loss = (x * x).tanh(); loss.backward()      # a 3-node graph, kept
+for i in range(100):
+    fig, ax = plt.subplots(); ax.plot(range(100)); fig.canvas.draw(); plt.close(fig)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_plotting_with_a_graph_kept_uses_the_memory_it_uses_without_microgradcn():
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("resource")
+
+    def peak(mode):
+        done = subprocess.run([sys.executable, "-c", PLOTS, mode], capture_output=True, text=True, check=True)
+        return int(done.stdout.split()[-1])
+
+    without, with_graph = peak("none"), peak("graph")
+    assert with_graph <= 1.5 * without, (without, with_graph)
+
+
+def test_gc_collect_still_finds_your_cycles_while_a_graph_grows():
     y = grow(Value(1.0))
     c = Cycle()
-    c.me = c
     probe = weakref.ref(c)
     del c
     gc.collect()
     assert probe() is None
     del y
-
-
-def test_your_cycles_made_while_a_graph_lives_are_collected_after_it_is_dropped():
-    class Cycle:
-        pass
-
-    y = grow(Value(1.0), 500)
-    c = Cycle()
-    c.me = c
-    probe = weakref.ref(c)
-    del c
-    y = grow(y, 3_000)  # young collections move the cycle aside with everything else
-    del y
-    gc.collect()
-    assert probe() is None and gc.get_freeze_count() == 0
 
 
 def test_no_grad_records_nothing_and_so_touches_nothing():
