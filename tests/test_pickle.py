@@ -222,3 +222,14 @@ def test_a_kfold_trained_in_a_pool_of_two_processes_equals_a_serial_run():
         parallel = pool.map(train_fold, jobs)
     assert parallel == serial
     assert all(math.isfinite(loss) for loss, _ in serial) and len({loss for loss, _ in serial}) > 1
+
+
+def test_a_pickled_graph_grows_linearly_with_its_depth():
+    def chain(n):
+        y = Value(1.0)
+        for _ in range(n):
+            y = y * 1.0001 + 0.1
+        return y
+
+    small, large = (len(pickle.dumps(chain(n))) for n in (500, 5_000))
+    assert large < 12 * small  # each node once: 10x the nodes, about 10x the bytes (not 100x)

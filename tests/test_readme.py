@@ -21,6 +21,7 @@ EXPECTED_OUTPUT = [
     ("step = trace(sample_loss, params", ["records 1, retraces 0\n"]),
     ("mul_apple, mul_tax = MulLayer(), MulLayer()", ["220 2.2 110.0 200\n", "[[0.2689, -0.2689], [0.5379, -0.5379]]"]),
     ("step = make_step(model)", ["4192 个参数, 最后一步的损失 2.4859\n"]),
+    ("twin = pickle.loads(pickle.dumps(model))", ["True ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1']\n"]),
     ("datasets.digits(seed=0)", ["['19%', '34%', '51%'] test accuracy 56.9%\n"]),
 ]
 
