@@ -50,10 +50,11 @@ import gc
 import threading
 from typing import Any, Dict, List, Optional
 
-resting = False  # read on every recorded op: True while a growing graph's pause is decided
+resting = False  # read on every recorded op: True once rest() has been called for the current graph
 _enabled = True
-_lock = threading.RLock()  # wake() may run inside rest() through a collection
-_installed = False
+_lock = threading.RLock()  # a collection, and so the callback, may start inside rest()
+_paused = False  # young collections hold nodes aside
+_installed = False  # the callback is in gc.callbacks
 _node_type: Optional[type] = None  # the engine's Value, learnt from the first node (no import cycle)
 _held = 0  # objects held aside since Python's last full collection (an upper estimate)
 _full_seen = -1  # Python's count of full collections when _held was last known to be right
@@ -78,28 +79,37 @@ def gc_pause_enabled() -> bool:
 
 def rest(first_node: object) -> None:
     """Called by the engine with the first node recorded since the last pause ended."""
-    global resting, _installed, _node_type
+    global resting, _installed, _node_type, _paused
     with _lock:
         if resting:  # another thread got here first
             return
         resting = True
-        if not _enabled or not gc.isenabled() or gc.get_freeze_count() or _installed:
+        if _paused or not _enabled or not gc.isenabled() or gc.get_freeze_count():
             return
         _settle_debt()
         _node_type = type(first_node)
-        gc.callbacks.append(_before_collection)
-        _installed = True
+        _paused = True
+        if not _installed:
+            gc.callbacks.append(_before_collection)
+            _installed = True
 
 
 def wake() -> None:
-    """End the pause: give every held object back to the collector."""
-    global resting, _installed
+    """End the pause: give every held object back to the collector, and leave gc.callbacks as it was."""
+    global _installed
     with _lock:
-        resting = False
+        _end_pause()
         if _installed:
             _installed = False
             gc.callbacks.remove(_before_collection)
-            gc.unfreeze()
+
+
+def _end_pause() -> None:
+    global resting, _paused
+    resting = False
+    if _paused:
+        _paused = False
+        gc.unfreeze()
 
 
 def _settle_debt() -> None:
@@ -125,7 +135,7 @@ def _before_collection(phase: str, info: Dict[str, Any]) -> None:
     if phase != "start":
         return
     with _lock:
-        if not _installed:
+        if not _paused:
             return
         if info["generation"] < 2:
             young = gc.get_objects(0)
@@ -133,4 +143,7 @@ def _before_collection(phase: str, info: Dict[str, Any]) -> None:
                 _held += len(young) if info["generation"] == 0 else len(young) + len(gc.get_objects(1))
                 gc.freeze()  # the scan that starts now finds an empty young generation
                 return
-        wake()  # a full collection sees every object; otherwise the graph is no longer growing
+        # A full collection sees every object; otherwise the graph is no longer growing. The callback
+        # stays in gc.callbacks until the next wake(): removing it now would make Python skip the
+        # callback after it in the list, for this collection.
+        _end_pause()

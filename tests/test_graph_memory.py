@@ -273,3 +273,19 @@ def test_pause_can_be_switched_off():
     with pytest.raises(TypeError, match="True or False"):
         set_gc_pause("no")
     assert _collector.gc_pause_enabled()
+
+
+def test_ending_the_pause_inside_a_collection_skips_no_other_callback():
+    y = grow(Value(1.0))
+    seen = []
+
+    def mine(phase, info):
+        seen.append(phase)
+
+    gc.callbacks.append(mine)
+    try:
+        junk = [[] for _ in range(5 * gc.get_threshold()[0])]  # young collections that end the pause
+    finally:
+        gc.callbacks.remove(mine)
+    assert seen.count("start") == seen.count("stop") > 0 and not _collector.resting
+    del junk, y
