@@ -421,3 +421,33 @@ def test_numpy_rows_work_as_inputs():
     model = MLP(2, [3, 1], seed=0)
     row = np.array([0.5, -1.5])
     assert model(row).data == model([0.5, -1.5]).data
+
+
+def test_without_seed_or_rng_weights_come_from_pythons_random_as_in_micrograd():
+    import random
+
+    random.seed(1337)
+    model = MLP(2, [16, 16, 1])
+    random.seed(1337)
+    draws = [random.uniform(-1, 1) for _ in range(2 * 16 + 16 * 16 + 16)]  # micrograd: nin weights per neuron
+    weights = [p.data for name, p in model.named_parameters() if ".w." in name]
+    assert weights == draws
+    assert all(p.data == 0.0 for name, p in model.named_parameters() if name.endswith(".b"))
+    random.seed(1337)
+    assert [p.data for p in MLP(2, [16, 16, 1]).parameters()] == [p.data for p in model.parameters()]
+    assert MLP(2, [3], seed=5).parameters()[0].data == MLP(2, [3], seed=5).parameters()[0].data  # seed= as before
+    random.seed(1337)
+    neuron = Neuron(3)
+    random.seed(1337)
+    assert [w.data for w in neuron.w] == [random.uniform(-1, 1) for _ in range(3)]
+
+
+def test_micrograd_with_the_same_python_seed_gives_the_same_weights():
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    import random
+
+    random.seed(1337)
+    theirs = micrograd_nn.MLP(2, [16, 16, 1])
+    random.seed(1337)
+    ours = MLP(2, [16, 16, 1])
+    assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-
 from .. import init as initialisers
 from ..engine import Value
 from .module import Module
@@ -55,7 +53,9 @@ class Neuron(Module):
 
     The sum is built exactly as in micrograd, ``((b + w0*x0) + w1*x1) + ...``,
     so graphs (and node counts) match micrograd's. Weights come from `init`
-    (default: micrograd's uniform(-1, 1)); the bias starts at 0. With
+    (default: micrograd's uniform(-1, 1)); the bias starts at 0. With neither
+    `seed` nor `rng` they are drawn from Python's `random` module, as in
+    micrograd, so ``random.seed(1337)`` first gives micrograd's numbers. With
     ``activation="prelu"`` the neuron owns a learnable slope `alpha` (0.25).
     `fan_out` (the width of the neuron's layer) only matters to initialisers
     that use it, such as Xavier.
@@ -67,14 +67,14 @@ class Neuron(Module):
         activation: Activation = "relu",
         bias: bool = True,
         init: Union[str, Callable] = "uniform",
-        rng: Optional[np.random.Generator] = None,
+        rng: Optional[initialisers.Rng] = None,
         seed: Optional[int] = None,
         fan_out: int = 1,
     ) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
             raise ValueError(f"nin (number of inputs) must be a positive int, got {nin!r}")
         draw = initialisers.get(init)
-        rng = initialisers.make_rng(seed, rng)
+        rng = initialisers.micrograd_rng(seed, rng)
         self._activation_name, self._act = _activation(activation)
         self.w = [Value(draw(rng, nin, fan_out)) for _ in range(nin)]
         if bias:
@@ -117,12 +117,12 @@ class Layer(Module):
         activation: Activation = "relu",
         bias: bool = True,
         init: Union[str, Callable] = "uniform",
-        rng: Optional[np.random.Generator] = None,
+        rng: Optional[initialisers.Rng] = None,
         seed: Optional[int] = None,
     ) -> None:
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
             raise ValueError(f"nout (number of neurons) must be a positive int, got {nout!r}")
-        rng = initialisers.make_rng(seed, rng)
+        rng = initialisers.micrograd_rng(seed, rng)
         self.neurons = [Neuron(nin, activation, bias, init, rng=rng, fan_out=nout) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Union[Value, float]]) -> List[Value]:
@@ -152,13 +152,13 @@ class MLP(Module):
         output_activation: Activation = None,
         bias: bool = True,
         init: Union[str, Callable] = "uniform",
-        rng: Optional[np.random.Generator] = None,
+        rng: Optional[initialisers.Rng] = None,
         seed: Optional[int] = None,
     ) -> None:
         sizes = list(sizes)
         if not sizes:
             raise ValueError("MLP needs at least one layer size, got []")
-        rng = initialisers.make_rng(seed, rng)
+        rng = initialisers.micrograd_rng(seed, rng)
         dims = [nin] + sizes
         last = len(sizes) - 1
         self.layers = [
