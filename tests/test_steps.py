@@ -65,7 +65,7 @@ def test_whole_batch_steps_are_bit_identical_eager_and_python(rows, seed):
     results = []
     for replay in (None, "python"):
         model = MLP(2, [4, 1], seed=seed)
-        step = make_step(lambda r, t: F.hinge([model(x) for x in r], t), model.parameters(), replay=replay)
+        step = make_step(lambda r, t, m=model: F.hinge([m(x) for x in r], t), model.parameters(), replay=replay)
         results.append(([step(rows, labels), step(rows[::-1], labels)], _grads(model)))
     assert results[0] == results[1]
 
