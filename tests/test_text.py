@@ -150,7 +150,9 @@ def test_cli_train_names_errors_are_one_line(argv, message, capsys):
 @pytest.mark.slow
 def test_train_names_replayed_equals_eager_step_by_step():
     tokenizer = CharTokenizer()
-    data = names(seed=0)[:12]
+    # Names of two lengths: the replayed run records twice and replays ten times (each recording takes a while).
+    data = [name for name in names(seed=0) if len(name) in (5, 6)][:12]
+    assert {len(name) for name in data} == {5, 6}
     runs = []
     for replay in (False, True):
         model = GPT(tokenizer.vocab_size, seed=3)
