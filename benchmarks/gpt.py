@@ -155,8 +155,10 @@ def print_gpt(rows: dict[str, dict[str, float]], steps: int) -> bool:
     return agree
 
 
-# CPU time of a step of each part of the run, in first eager (or microgpt-style) steps: rough, for the forecast only.
-RELATIVE_COST = {"record": 20.0, "replayed": 0.15, "count_nodes": 0.5, "eager_off": 0.8, "micro_off": 0.35}
+# CPU time of each part of the run, in first eager (or first microgpt-style) steps: rough, for the forecast only.
+# A microgpt-style step costs about twice its first one once the collector has its graphs to scan.
+RELATIVE_COST = {"micro": 2.0, "record": 25.0, "replayed": 0.15, "count_nodes": 0.5, "count_micro": 1.0,
+                 "eager_off": 1.0, "micro_off": 0.7}
 
 
 def _forecast(steps: int, collector_off_rows: bool, seed: int = SEED) -> float:
@@ -173,7 +175,8 @@ def _forecast(steps: int, collector_off_rows: bool, seed: int = SEED) -> float:
     micro = clock() - start
     records = len({len(encoded[k % len(encoded)]) for k in range(steps)})  # one recording per name length
     c = RELATIVE_COST
-    seconds = steps * (eager + micro) * (1 + c["count_nodes"]) + eager * (steps * c["replayed"] + records * c["record"])
+    seconds = steps * (eager * (1 + c["count_nodes"]) + micro * (c["micro"] + c["count_micro"]))
+    seconds += eager * (steps * c["replayed"] + records * c["record"])
     if collector_off_rows:
         seconds += steps * (eager * c["eager_off"] + micro * c["micro_off"])
     return forecast("gpt", seconds, f"a first step took {1000 * eager:.0f} ms eager, {1000 * micro:.0f} ms "
