@@ -438,9 +438,9 @@ def run(quick: bool = False) -> Dict[str, Any]:
         if quick else dict(steps=MOONS_STEPS, repeats=3, competitor_steps=COMPETITOR_STEPS, competitors=True,
                            gc_pause_row=True)
     first = first_step_seconds()
+    repeats = "once" if settings["repeats"] == 1 else f"best of {settings['repeats']}"
     forecast("moons", forecast_seconds(first, **settings),
-             f"a first eager step took {1000 * first:.0f} ms; {settings['steps']} steps per row, "
-             f"{settings['repeats']} repeats")
+             f"a first eager step took {1000 * first:.0f} ms; {settings['steps']} steps per row, {repeats}")
     return run_moons(**settings)
 
 
