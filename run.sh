@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for the README's quick start and for CI.
 #   bash run.sh demo    set everything up, then run `microgradcn demo`
-#   bash run.sh test    set everything up, then run the whole test suite (notebooks included)
+#   bash run.sh test    set everything up, then run the whole test suite (notebooks included), in parallel
+#                       on every core (pytest-xdist; `-n 0` runs it in one process)
 # Extra arguments go to the command, e.g. `bash run.sh test -k engine --hypothesis-profile=thorough`.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -42,5 +43,6 @@ fi
 if [ "$what" = demo ]; then
   exec .venv/bin/microgradcn demo "$@"
 else
-  exec .venv/bin/python -m pytest --hypothesis-profile=ci "$@"
+  # worksteal: an idle worker takes tests queued on a busy one, so a few long tests (notebooks) do not leave a core idle.
+  exec .venv/bin/python -m pytest --hypothesis-profile=ci -n auto --dist worksteal "$@"
 fi

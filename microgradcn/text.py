@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from . import optim
+from . import optim, train
 from ._progress import Progress
 from .nn.transformer import GPT
 
@@ -158,23 +158,15 @@ def make_step(model: GPT, replay: bool = False) -> Callable[[Sequence[int]], flo
 
     It builds the loss graph of one framed sequence, runs `backward()` (which
     adds into every parameter's `.grad`; zero them first) and returns the loss
-    as a float. The optimizer update is left to the caller.
+    as a float. The optimizer update is left to the caller. This is
+    ``train.make_step(model.loss, model.parameters(), ...)``, the one way steps are made.
 
     With ``replay=True`` the step is `microgradcn.replay.trace`d: the graph of
     a sequence length is recorded once and replayed for every name of that
     length (token ids are data), with exactly the same numbers.
     """
-    if replay:
-        from .replay import trace
-
-        return trace(model.loss, model.parameters(), cache_size=model.block_size + 1)
-
-    def step(tokens: Sequence[int]) -> float:
-        loss = model.loss(tokens)
-        loss.backward()
-        return float(loss.data)
-
-    return step
+    return train.make_step(model.loss, model.parameters(), replay="python" if replay else None,
+                           cache_size=model.block_size + 1)
 
 
 def linear_decay(lr: float, steps: int) -> Callable[[int], float]:

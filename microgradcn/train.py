@@ -98,50 +98,103 @@ def fit(
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if replay:
-        return _fit_replayed(model, inputs, targets, loss_fn, optimizer, steps, progress, desc)
-    history = History()
-    bar = Progress(steps, desc, progress)
-    start = time.perf_counter()
-    model.train()
-    for _ in range(steps):
-        outputs = [model(x) for x in inputs]  # type: ignore[operator]  # Module subclasses define __call__
-        loss = loss_fn(outputs, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        history.loss.append(float(loss.data))
-        # Accuracy of the outputs this step was computed from (before the update).
-        acc = accuracy_fn(outputs, targets) if accuracy_fn else float("nan")
-        history.accuracy.append(acc)
-        bar.advance(loss=f"{loss.data:.4f}", acc=f"{acc:.1%}")
-    history.seconds = time.perf_counter() - start
-    bar.close()
-    return history
-
-
-def _fit_replayed(model: Module, inputs: Sequence[Sequence], targets: Sequence, loss_fn: Callable,
-                  optimizer: optim.Optimizer, steps: int, progress: bool, desc: str) -> History:
-    from .replay import trace
+    last_outputs: List[list] = []  # the outputs of the last forward pass that built Values (eager steps)
 
     def batch_loss(rows: Sequence, labels: Sequence) -> Value:
-        return loss_fn([model(x) for x in rows], labels)  # type: ignore[operator]  # Modules are callable
+        outputs = [model(x) for x in rows]  # type: ignore[operator]  # Module subclasses define __call__
+        last_outputs[:] = [outputs]
+        return loss_fn(outputs, labels)
 
-    model.train()
-    step = trace(batch_loss, model.parameters())
+    step = make_step(batch_loss, model.parameters(), replay="python" if replay else None)
     history = History()
-    bar = Progress(steps, f"{desc} (replay)", progress)
+    bar = Progress(steps, f"{desc} (replay)" if replay else desc, progress)
     start = time.perf_counter()
+    model.train()
+    rows, labels = list(inputs), list(targets)
     for _ in range(steps):
         optimizer.zero_grad()
-        loss = step(list(inputs), list(targets))
+        loss = step(rows, labels)
         optimizer.step()
         history.loss.append(loss)
-        history.accuracy.append(float("nan"))
-        bar.advance(loss=f"{loss:.4f}")
+        # Accuracy of the outputs this step was computed from (before the update); a replayed step builds none.
+        acc = accuracy_fn(last_outputs[0], targets) if accuracy_fn and not replay else float("nan")
+        history.accuracy.append(acc)
+        bar.advance(loss=f"{loss:.4f}", **({} if replay else {"acc": f"{acc:.1%}"}))
     history.seconds = time.perf_counter() - start
     bar.close()
     return history
+
+
+# ----------------------------------------------------------------- one step
+Step = Callable[..., float]
+REPLAY_BACKENDS = ("python", "numpy")
+
+
+def make_step(
+    loss_fn: Callable[..., Value],
+    params: Optional[Sequence[Value]] = None,
+    *,
+    replay: Optional[str] = None,
+    per_sample: bool = False,
+    penalty: Optional[Callable[[], Value]] = None,
+    cache_size: int = 8,
+) -> Step:
+    """One training step's forward and backward pass, as one function ``step(*data) -> loss`` (a float).
+
+    The step is called with one step's data, whatever `loss_fn` reads: ``step(rows, labels)`` (`fit`),
+    ``step(X_batch, y_batch)`` (`fit_batches`), ``step(tokens)`` (a GPT's `loss`). It builds
+
+    * ``loss = loss_fn(*data)`` (``per_sample=False``), or
+    * with ``per_sample=True``, where ``loss_fn(x, t)`` is one sample's loss and the data are
+      ``(X_batch, y_batch)``, their mean ``sum(loss_fn(x, t) for x, t in zip(X_batch, y_batch)) * (1 / n)``;
+
+    plus ``penalty()`` if given (e.g. an L2 term), calls ``backward()`` on it, which *adds* to every
+    parameter's ``.grad``, and returns the loss's number. It neither zeroes gradients nor updates
+    parameters: the training loop does that around it.
+
+    `replay` chooses how the step runs, with the same numbers bit for bit:
+
+    * ``None``: eager, a new graph every call;
+    * ``"python"``: `microgradcn.replay.trace` records the graph on the first call (per shape of the
+      data, up to `cache_size` shapes) and replays it as generated Python;
+    * ``"numpy"``: one sample's graph recorded once and replayed over the whole batch with numpy
+      (needs ``per_sample=True``).
+
+    Replay needs `params`, the parameters whose gradients the step fills; the returned step is then a
+    `microgradcn.replay.Trace` (its ``records`` and ``retraces`` count recordings).
+    """
+    if replay not in (None,) + REPLAY_BACKENDS:
+        raise ValueError(f"replay must be None (eager), 'python' or 'numpy', got {replay!r}")
+    if not callable(loss_fn):
+        raise TypeError(f"make_step needs a callable loss function, got {type(loss_fn).__name__}")
+    if replay == "numpy" and not per_sample:
+        raise ValueError("replay='numpy' replays one sample's graph over a batch: it needs per_sample=True")
+
+    def loss_of(*data: Any) -> Value:
+        if per_sample:
+            X, y = data
+            n = len(y)
+            if n == 0:
+                raise ValueError("a mini-batch needs at least one sample, got an empty batch")
+            loss = cast(Value, sum(loss_fn(x, t) for x, t in zip(X, y)) * (1.0 / n))  # as eager: 0 + l0 + l1 ...
+        else:
+            loss = loss_fn(*data)
+        return loss + penalty() if penalty is not None else loss
+
+    if replay is None:
+        def step(*data: Any) -> float:
+            loss = loss_of(*data)
+            loss.backward()
+            return float(loss.data)
+
+        return step
+    if params is None:
+        raise ValueError(f"replay={replay!r} needs params: the parameters whose gradients the step fills")
+    from .replay import trace
+
+    if replay == "numpy":
+        return trace(loss_fn, params, backend="numpy", penalty=penalty, cache_size=cache_size)
+    return trace(loss_of, params, cache_size=cache_size)
 
 
 # ----------------------------------------------------------------- accuracy
@@ -263,7 +316,7 @@ def final_accuracy(task: Task) -> float:
 
 
 # ------------------------------------------------------------ mini-batches
-StepFn = Callable[[np.ndarray, np.ndarray], float]
+StepFn = Callable[[np.ndarray, np.ndarray], float]  # a per-batch step: step(X_batch, y_batch) -> loss
 SampleLoss = Callable[[Any, Any], Value]
 
 
@@ -279,31 +332,6 @@ def make_sample_loss(model: Callable, loss_fn: Callable[[Any, Any], Value]) -> S
         return loss_fn(model(x), _target(t))
 
     return sample_loss
-
-
-def make_step(sample_loss: SampleLoss, penalty: Optional[Callable[[], Value]] = None) -> StepFn:
-    """The per-batch step: ``step(batch_X, batch_y) -> loss`` (a float).
-
-    It builds the batch loss ``sum(sample_loss(x, t) for each sample) * (1 / batch size)``
-    (plus ``penalty()`` if given, e.g. an L2 term), calls ``backward()`` on it,
-    which *adds* to every parameter's ``.grad``, and returns the loss's number.
-    It neither zeroes gradients nor updates parameters: `fit_batches` does
-    that around it. Any function with this signature and behaviour (for
-    example one that replays a recorded graph) can be passed to `fit_batches`
-    as `step_fn`.
-    """
-
-    def step(batch_X: np.ndarray, batch_y: np.ndarray) -> float:
-        n = len(batch_y)
-        if n == 0:
-            raise ValueError("a mini-batch needs at least one sample, got an empty batch")
-        loss = cast(Value, sum(sample_loss(x, t) for x, t in zip(batch_X, batch_y)) * (1.0 / n))
-        if penalty is not None:
-            loss = loss + penalty()
-        loss.backward()
-        return float(loss.data)
-
-    return step
 
 
 def _label(output: Any) -> Any:
@@ -383,11 +411,13 @@ def fit_batches(
     penalty: Optional[Callable[[], Value]] = None,
     evaluate_train: bool = False,
     desc: str = "train",
+    replay: Optional[str] = None,
 ) -> EpochHistory:
     """Mini-batch training for `epochs` epochs; returns the `EpochHistory`.
 
     Each batch: ``optimizer.zero_grad()``, ``loss = step_fn(X_batch, y_batch)``
-    (forward and backward; default ``make_step(make_sample_loss(model, loss_fn), penalty)``),
+    (forward and backward; default ``make_step(make_sample_loss(model, loss_fn), model.parameters(),
+    replay=replay, per_sample=True, penalty=penalty)``: `replay` None (eager), "python" or "numpy"),
     ``optimizer.step()``. `loss_fn(output, target)` is the loss of ONE sample
     (e.g. ``functional.cross_entropy`` with a class index). After each epoch
     the model is evaluated on `val` = (X_val, y_val) if given.
@@ -405,7 +435,10 @@ def fit_batches(
             raise ValueError("early_stopping needs a validation set: pass val=(X_val, y_val)")
     if not isinstance(train_loader, DataLoader):
         raise TypeError(f"train_loader must be a microgradcn.data.DataLoader, got {type(train_loader).__name__}")
-    step = step_fn if step_fn is not None else make_step(make_sample_loss(model, loss_fn), penalty)
+    if step_fn is not None and (replay is not None or penalty is not None):
+        raise ValueError("give either step_fn or replay=/penalty= (they build the default step), not both")
+    step = step_fn if step_fn is not None else make_step(
+        make_sample_loss(model, loss_fn), model.parameters(), replay=replay, per_sample=True, penalty=penalty)
     history = EpochHistory()
     bar = Progress(epochs * len(train_loader), desc, progress, unit="batch")
     best_loss, best_state, waited = float("inf"), None, 0
@@ -523,15 +556,17 @@ def train_digits(
     progress: bool = False,
     subset: Optional[int] = None,
     early_stopping: Optional[int] = None,
-    make_step_fn: Optional[Callable[[Module, SampleLoss], StepFn]] = None,
+    replay: Optional[str] = None,
+    eval_subset: Optional[int] = None,
 ) -> DigitsRun:
     """Train the `kind` model ("mlp" or "cnn") on the handwritten digits; evaluate it on the test set.
 
     Adam with lr decaying linearly to 0, mini-batches of 16, softmax
     cross-entropy, validation after every epoch; everything seeded by `seed`.
     `subset` trains on only the first `subset` training images (for quick
-    runs). `make_step_fn(model, sample_loss)` may build a different
-    per-batch step (see `make_step`). Needs scikit-learn (the ``data`` extra).
+    runs); `eval_subset` validates and tests on only the first `eval_subset`
+    validation and test images. `replay` is how each step runs (see
+    `make_step`): None (eager), "python" or "numpy". Needs scikit-learn (the ``data`` extra).
     """
     from .engine import topological_order
 
@@ -541,12 +576,13 @@ def train_digits(
     epochs = config.epochs if epochs is None else epochs
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
-        raise ValueError(f"subset must be a positive int, got {subset!r}")
+    for name, n in (("subset", subset), ("eval_subset", eval_subset)):
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise ValueError(f"{name} must be a positive int, got {n!r}")
     start = time.perf_counter()
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = datasets.digits(seed=seed)
-    if subset is not None:
-        X_train, y_train = X_train[:subset], y_train[:subset]
+    X_train, y_train = X_train[:subset], y_train[:subset]  # [:None] is everything
+    X_val, y_val, X_test, y_test = X_val[:eval_subset], y_val[:eval_subset], X_test[:eval_subset], y_test[:eval_subset]
 
     def shape(X: np.ndarray) -> np.ndarray:
         return X.reshape((len(X),) + config.input_shape)
@@ -559,9 +595,8 @@ def train_digits(
     sample_loss = make_sample_loss(model, F.cross_entropy)
     nodes = len(topological_order(sample_loss(shape(X_train[:1])[0], y_train[0])))
     model.zero_grad()
-    step = make_step_fn(model, sample_loss) if make_step_fn is not None else make_step(sample_loss)
     history = fit_batches(model, F.cross_entropy, opt, loader, epochs, val=(shape(X_val), y_val),
-                          early_stopping=early_stopping, progress=progress, step_fn=step, desc=f"digits {kind}")
+                          early_stopping=early_stopping, progress=progress, replay=replay, desc=f"digits {kind}")
     _, test_acc, preds = evaluate(model, F.cross_entropy, shape(X_test), y_test)
     return DigitsRun(kind, model, history, test_acc, preds, y_test, len(y_train), nodes,
                      time.perf_counter() - start)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sys
 
@@ -138,7 +137,7 @@ def test_make_step_is_the_mean_of_sample_losses_and_adds_to_grads():
     X, y, _, _ = _tiny()
     model = Sequential(Linear(64, 10, seed=0))
     sample_loss = make_sample_loss(model, F.cross_entropy)
-    step = make_step(sample_loss)
+    step = make_step(sample_loss, per_sample=True)
     loss = step(X[:3], y[:3])
     expected = sum(sample_loss(x, t).data for x, t in zip(X[:3], y[:3])) / 3
     assert loss == pytest.approx(expected, rel=1e-15)
@@ -172,7 +171,7 @@ def test_fit_batches_step_fn_replaces_the_step():
     X, y, _, _ = _tiny()
     model = Sequential(Linear(64, 10, seed=0))
     calls = []
-    real = make_step(make_sample_loss(model, F.cross_entropy))
+    real = make_step(make_sample_loss(model, F.cross_entropy), per_sample=True)
 
     def step(bx, by):
         calls.append(len(by))
@@ -244,18 +243,3 @@ def test_cli_train_digits_errors_are_one_line(capsys):
     assert len(err) == 3 and all(line.startswith("microgradcn train: ") for line in err)
     with pytest.raises(SystemExit):
         main(["train", "digits", "--eager", "--replay"])
-
-
-def test_cli_bench_digits_quick_ends_with_one_json_line(capsys, monkeypatch):
-    from microgradcn.bench import digits as bench_digits
-
-    monkeypatch.setattr(bench_digits, "run", lambda quick=False: {
-        mode: {"mlp": bench_digits.row("mlp", mode, epochs=1, subset=8)} for mode in bench_digits.MODES})
-    assert main(["bench", "digits", "--quick"]) == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    data = json.loads(out[-1])  # a table, then the JSON object on the last line
-    assert data["workload"] == "digits" and set(data["rows"]) == {"eager", "replay-python", "replay-numpy"}
-    rows = [data["rows"][mode]["mlp"] for mode in ("eager", "replay-python", "replay-numpy")]
-    assert all(r["nodes_per_sample"] == rows[0]["nodes_per_sample"] and r["test_images"] == 360 for r in rows)
-    assert len({r["test_accuracy"] for r in rows}) == 1  # replayed training reaches exactly eager's model
-    assert all(r["ms_per_sample"] > 0 for r in rows)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED = ["microgradcn", "tests", "scripts", "benchmarks"]
+CHECKED = ["microgradcn", "tests", "scripts", "benchmarks", "conftest.py"]
 
 
 def _ruff_config():
@@ -30,10 +30,11 @@ def test_ruff_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_finds_no_errors_in_the_package():
+def test_mypy_finds_no_errors_in_the_package_and_the_benchmarks():
     pytest.importorskip("mypy", reason="mypy is in the dev extra: pip install -e '.[dev]'")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--no-incremental", "microgradcn"], cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "mypy", "--no-incremental", "microgradcn", "benchmarks"], cwd=ROOT, capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Success: no issues found" in result.stdout

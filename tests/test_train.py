@@ -12,7 +12,7 @@ from microgradcn import functional as F
 from microgradcn.cli import main
 from microgradcn.nn import MLP
 from microgradcn.optim import SGD
-from microgradcn.train import final_accuracy, fit, make_task, sign_accuracy, to_values
+from microgradcn.train import final_accuracy, fit, make_step, make_task, sign_accuracy, to_values
 
 
 def test_xor_reaches_100_percent_with_a_small_mlp():
@@ -24,24 +24,31 @@ def test_xor_reaches_100_percent_with_a_small_mlp():
 
 @pytest.mark.slow
 def test_moons_benchmark_workload_reaches_99_percent():
-    # The moons benchmark workload, written with the public API in a few lines.
+    # The moons benchmark workload, written with the public API in a few lines. The step is replayed, which
+    # gives eager mode's numbers bit for bit (tests/test_steps.py, tests/test_replay.py) in a tenth of the time.
     X, y = datasets.make_moons(100, noise=0.1, seed=0, signed=True)
     inputs, labels = to_values(X), y.tolist()
     model = MLP(2, [16, 16, 1], seed=0)
-    opt = SGD(model.parameters(), lr=lambda k: 1.0 - 0.9 * k / 100)
+    params = model.parameters()
+    opt = SGD(params, lr=lambda k: 1.0 - 0.9 * k / 100)
+    step = make_step(lambda rows, t: F.hinge([model(x) for x in rows], t) + F.l2_penalty(params, 1e-4), params,
+                     replay="python")
+    losses = []
     for _ in range(100):
-        scores = [model(x) for x in inputs]
-        loss = F.hinge(scores, labels) + F.l2_penalty(model.parameters(), 1e-4)
         opt.zero_grad()
-        loss.backward()
+        losses.append(step(inputs, labels))
         opt.step()
+    assert step.records == 1 and step.retraces == 0  # one recording, 99 replays
+    assert losses[-1] < 0.02 < losses[0]
     assert sign_accuracy([model(x) for x in inputs], labels) >= 0.99
 
 
 @pytest.mark.slow
 def test_spiral_three_classes_reaches_90_percent():
+    # Replayed: eager mode's numbers bit for bit (tests/test_steps.py), several times faster.
     task = make_task("spiral", seed=0)
-    fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps, task.accuracy_fn)
+    history = fit(task.model, task.inputs, task.targets, task.loss_fn, task.optimizer, task.steps, replay=True)
+    assert history.steps == 200 and history.loss[-1] < history.loss[0] / 3
     assert final_accuracy(task) >= 0.90
 
 

@@ -1,7 +1,9 @@
-"""Shared test settings: hypothesis profiles.
+"""Shared test settings for tests/ and benchmarks/tests/: hypothesis profiles, the notebook timings.
 
 `ci` (the README's test command) keeps the whole suite within minutes on a
-2-core machine; `thorough` is for local runs before a release.
+2-core machine; `thorough` is for local runs before a release. Being at the
+repository's root, this file also puts the root on ``sys.path``, so the tests
+import the (not installed) `benchmarks` package however pytest is started.
 """
 
 from hypothesis import HealthCheck, settings
@@ -17,7 +19,8 @@ settings.load_profile("ci")
 
 
 def pytest_terminal_summary(terminalreporter):
-    """List each notebook's run time (recorded by tests/test_notebooks.py)."""
+    """List each notebook's run time (recorded by tests/test_notebooks.py; with pytest-xdist, the workers'
+    reports carry it to the main process, so the list is the same)."""
     lines = [
         f"{report.nodeid.split('[', 1)[-1].rstrip(']')}: {seconds} s"
         for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])

@@ -18,13 +18,11 @@ from a ReLU that is off, are skipped: adding zeros changes no sum).
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from operator import mul
 from typing import Any, Iterable, List, Sequence, Tuple
 
-# CPU time of this process: time other processes take on a shared machine is not counted.
-clock = time.process_time
+from .timing import clock
 
 Layers = List[Tuple[List[List[float]], List[float]]]
 

@@ -1,0 +1,36 @@
+"""The GPT benchmark: both engines train to the same losses; the steps that only replay are timed apart."""
+
+import pytest
+
+from benchmarks import gpt
+from microgradcn.nn import GPT
+from microgradcn.text import CharTokenizer
+
+pytest.importorskip("faker", reason="the names come from Faker (the names extra)")
+
+
+def test_gpt_rows_agree_with_eager_and_count_the_recordings():
+    report = gpt.run(quick=True, steps=2)  # quick: no collector-off rows
+    rows = report["rows"]
+    assert report["workload"] == "gpt" and report["steps"] == 2
+    assert set(rows) == {"eager", "replay-python", "microgpt-style"}
+    assert rows["replay-python"]["bit_identical_to_eager"] is True
+    assert rows["replay-python"]["records"] == 2  # two names of two lengths: every step recorded
+    for row in rows.values():
+        assert set(row) >= {"ms_per_step", "nodes_per_step", "ns_per_node", "final_loss", "max_loss_diff",
+                            "bit_identical_to_eager"}
+        assert row["ms_per_step"] > 0 and row["nodes_per_step"] > 10_000
+    assert rows["microgpt-style"]["max_loss_diff"] <= 1e-9
+    assert rows["eager"]["final_loss"] == pytest.approx(rows["microgpt-style"]["final_loss"], abs=1e-9)
+    assert gpt.show(report) is True
+
+
+def test_gpt_bench_times_the_steps_that_only_replay_apart():
+    tok = CharTokenizer()
+    model = GPT(tok.vocab_size, n_embd=8, n_head=2, block_size=8, seed=0)
+    encoded = [tok.encode(name) for name in ("ab", "cd", "abc", "ef")]  # lengths 4, 4, 5, 4
+    steady: list = []
+    seconds, losses = gpt._train_eager(model, encoded, 4, 4, replay=True, replayed_only=steady)
+    (replay_seconds, replays), = steady
+    assert replays == 2 and len(losses) == 4  # "cd" and "ef" reuse the recording of "ab"
+    assert 0 < replay_seconds < seconds
