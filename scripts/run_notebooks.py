@@ -17,6 +17,10 @@ script twice gives no diff wherever the outputs themselves are deterministic:
 * memory addresses are dropped from plain-text reprs (``<graphviz.graphs.Digraph
   at 0x7f...>`` becomes ``<graphviz.graphs.Digraph>``), so displayed graphs diff clean.
 
+A notebook with code cells tagged ``requires-torch`` (optional PyTorch sections)
+is executed but *not saved* when the kernel cannot import torch: its committed
+torch outputs would otherwise be replaced by "PyTorch is not installed" messages.
+
 Notebook authors still have to make their outputs deterministic: seed every
 random generator, and start with the common first cell (see notebooks/README.md),
 which among other things drops the matplotlib version from saved PNGs.
@@ -30,10 +34,11 @@ import argparse
 import copy
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import nbformat
 
@@ -42,6 +47,7 @@ NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 CELL_TIMEOUT = 120  # seconds; the whole notebook should need well under a minute
 KEPT_CELL_METADATA = ("tags", "jupyter")
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
+TORCH_TAG = "requires-torch"  # cell tag: this cell's outputs need PyTorch
 
 
 def notebook_paths(selection: Iterable[str] = ()) -> List[Path]:
@@ -65,6 +71,21 @@ def kernel_env() -> dict:
     env["PYTHONHASHSEED"] = "0"
     env.pop("MPLBACKEND", None)  # an inherited "Agg" would stop plots from being saved
     return env
+
+
+def needs_torch(nb: nbformat.NotebookNode) -> bool:
+    """Whether any cell of `nb` is tagged `TORCH_TAG`."""
+    return any(TORCH_TAG in cell.get("metadata", {}).get("tags", []) for cell in nb.cells)
+
+
+def torch_available() -> bool:
+    """Whether the kernel (this interpreter, with `kernel_env`) can import torch.
+
+    The import is really tried, in a subprocess: a stub or broken install that
+    the notebook's ``import torch`` would reject counts as missing.
+    """
+    probe = subprocess.run([sys.executable, "-c", "import torch"], env=kernel_env(), capture_output=True)
+    return probe.returncode == 0
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> nbformat.NotebookNode:
@@ -135,14 +156,20 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def run(path: Path, timeout: int = CELL_TIMEOUT) -> float:
-    """Execute the notebook at `path`, save it normalised, return the run time in seconds."""
+def run(path: Path, timeout: int = CELL_TIMEOUT) -> Tuple[float, bool]:
+    """Execute the notebook at `path` and save it normalised; return (run time in seconds, saved).
+
+    A notebook that `needs_torch` is executed but not saved when torch cannot
+    be imported, so that its committed torch outputs are kept.
+    """
     nb = nbformat.read(path, as_version=4)
+    keep_committed = needs_torch(nb) and not torch_available()
     start = time.perf_counter()
     execute(nb, path.parent, timeout)
     seconds = time.perf_counter() - start
-    nbformat.write(normalise(nb), path)
-    return seconds
+    if not keep_committed:
+        nbformat.write(normalise(nb), path)
+    return seconds, not keep_committed
 
 
 def problems(path: Path) -> Optional[str]:
@@ -171,7 +198,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"{name}: {problem or 'ok'}")
         else:
             try:
-                print(f"{name}: {run(path, args.timeout):.1f} s", flush=True)
+                seconds, saved = run(path, args.timeout)
+                note = "" if saved else (f"; ran, but NOT saved: its cells tagged {TORCH_TAG!r} need PyTorch, "
+                                         "which the kernel cannot import (the committed outputs are kept)")
+                print(f"{name}: {seconds:.1f} s{note}", flush=True)
                 problem = None
             except Exception as error:  # report every notebook, then fail
                 problem = str(error)

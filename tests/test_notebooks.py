@@ -106,3 +106,63 @@ def test_kernel_env_makes_pythonpath_absolute(monkeypatch) -> None:
     assert entries[0] == str(REPO_ROOT)
     assert all(Path(e).is_absolute() for e in entries)
     assert "MPLBACKEND" not in env
+
+
+def _notebook_with_torch_cell() -> "nbformat.NotebookNode":
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": runner.KERNELSPEC})
+    cell = nbformat.v4.new_code_cell("print('torch')", execution_count=3, metadata={"tags": [runner.TORCH_TAG]})
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="torch\n")]
+    nb.cells = [cell]
+    return nb
+
+
+def test_run_keeps_a_torch_notebook_unchanged_when_torch_is_missing(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "torch_notebook.ipynb"
+    nbformat.write(_notebook_with_torch_cell(), path)
+    committed = path.read_bytes()
+    executed = []
+    monkeypatch.setattr(runner, "execute", lambda nb, cwd, timeout=0: executed.append(nb) or nb)
+    monkeypatch.setattr(runner, "torch_available", lambda: False)
+    seconds, saved = runner.run(path)
+    assert executed and not saved and path.read_bytes() == committed  # ran (errors would show), not written
+    monkeypatch.setattr(runner, "torch_available", lambda: True)
+    seconds, saved = runner.run(path)
+    assert saved and path.read_bytes() != committed  # written, normalised (execution count 3 became 1)
+    assert nbformat.read(path, as_version=4).cells[0].execution_count == 1
+
+
+def test_torch_available_tries_the_import_in_the_kernel_environment(tmp_path, monkeypatch) -> None:
+    stub = tmp_path / "torch.py"
+    stub.write_text("raise ImportError('no torch here')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert runner.torch_available() is False  # found on the path, but the import fails: counts as missing
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
+def test_cells_that_use_torch_are_tagged(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    untagged = [cell.id for cell in nb.cells if cell.cell_type == "code"
+                and re.search(r"\btorch\b", cell.source) and runner.TORCH_TAG not in cell.metadata.get("tags", [])]
+    assert not untagged, f"{path.name}: cells {untagged} use torch; tag them {runner.TORCH_TAG!r}"
+
+
+def _intro_items_and_headings(nb) -> tuple:
+    intro = next(c.source for c in nb.cells if c.cell_type == "markdown")
+    items = [int(n) for n in re.findall(r"^(\d+)\. ", intro, re.M)]
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    headings = [int(n) for source in markdown for n in re.findall(r"^## (\d+)\. ", source, re.M)]
+    return items, headings
+
+
+# 06 is renumbered by the big-graphs issue, which edits that notebook.
+_NUMBERING_PENDING = {"06_perceptron_mlp_xor.ipynb"}
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=pytest.mark.xfail(reason="renumbered by another issue", strict=False))
+    if p.name in _NUMBERING_PENDING else p for p in NOTEBOOKS], ids=NOTEBOOK_IDS)
+def test_intro_list_matches_the_numbered_headings(path: Path) -> None:
+    items, headings = _intro_items_and_headings(nbformat.read(path, as_version=4))
+    assert headings == list(range(1, len(headings) + 1)), f"{path.name}: headings numbered {headings}"
+    if items:  # a notebook whose intro has a numbered list: one item per numbered section
+        assert items == headings, f"{path.name}: intro lists {items}, headings are {headings}"
