@@ -244,6 +244,8 @@ def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
                 uses[parent] = uses.get(parent, 0) + 1
     order: List[Value] = []
     ready: List[Value] = []
+    if root._op is None:
+        return order  # the loss is a leaf: eager's loop visits nothing
     node = root
     while True:
         order.append(node)
@@ -460,6 +462,8 @@ class _Program:
                     add(b, f"{d}[1] * {g}")
             return out
 
+        if root._op is None:
+            add(root, grad[root])  # the loss is a parameter itself: d loss / d loss
         template: Optional[Tuple[List[str], List[int], str]] = None
         for v in order:
             if v not in started or v not in leads:
@@ -522,6 +526,7 @@ class _Program:
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
+        self.source = source
         self.lines = len(lines)
 
     def keep_draws_and_modes(self, recorder: _Recorder) -> None:
@@ -897,6 +902,22 @@ class Trace:
         self.records: int = 0
         self.graph: Optional[Value] = None  # the last recorded graph, to draw it
         self._cache: "OrderedDict[Any, Tuple[_Program, Optional[_Program]]]" = OrderedDict()
+        self._latest: Optional[Tuple[_Program, Optional[_Program]]] = None  # the programs the latest call used
+
+    @property
+    def source(self) -> Optional[str]:
+        """The generated code the latest call ran (with penalty=, the batch's then the penalty's); None before."""
+        if self._latest is None:
+            return None
+        return "".join(program.source for program in self._latest if program is not None)
+
+    def __repr__(self) -> str:
+        program = self._latest[0] if self._latest is not None else None
+        lines = None if self._latest is None else sum(p.lines for p in self._latest if p is not None)
+        repeats = getattr(program, "repeats", None) if self.backend == "python" else None
+        groups = program.n_groups if getattr(program, "grouped", False) else None  # type: ignore[union-attr]
+        return (f"Trace(backend={self.backend!r}, records={self.records}, retraces={self.retraces}, "
+                f"cached={len(self._cache)}, lines={lines}, repeats={repeats}, groups={groups})")
 
     # ---------------------------------------------------------------- call
     def __call__(self, *inputs: Any) -> float:
@@ -919,6 +940,7 @@ class Trace:
                 self.retraces += 1
             else:
                 self._cache.move_to_end(key)
+                self._latest = entry
                 for p, total in zip(self.params, totals):
                     p.grad = p.grad + total
                 return loss
@@ -955,6 +977,7 @@ class Trace:
         if not batched:
             loss.backward()
             self._remember(key, program, None)
+            self._latest = (program, None)
         return loss if batched else loss.data, program
 
     def _remember(self, key: Any, program: _Program, extra: Optional[_Program]) -> None:
@@ -984,6 +1007,7 @@ class Trace:
             entry = (program, pen_program)
             self._remember(key, *entry)
         program, pen_program = entry
+        self._latest = entry
         columns: List[Any] = []
         indices: List[Any] = []
         for x, t in ((X, T),):
