@@ -1020,20 +1020,26 @@ class Trace:
             raise ReplayError("numpy replay needs float inputs X (integer targets are fine)")
         P = [p.data for p in self.params]
         scale = 1.0 / n
+        # Random numbers drawn for this call (sample 0's by a recording) are used again if it runs eagerly.
+        predrawn: List[List[float]] = list(first_draws or [])
         with np.errstate(all="ignore"):
             try:
                 if any(not np.all(indices[s] == program.recorded_indices[s]) for s in program.guarded_indices):
                     raise _Retrace
                 if program.draws:  # sample by sample, as eager draws them; the recording drew sample 0's
-                    drawn = [_flat(first_draws if first_draws is not None and i == 0 else program.draw())
-                             for i in range(n)]
+                    drawn = []
+                    for i in range(n):
+                        sample = first_draws if first_draws is not None and i == 0 else program.draw()
+                        if sample is not first_draws:
+                            predrawn.extend(sample)
+                        drawn.append(_flat(sample))
                     columns.extend(np.array(drawn, dtype=float).reshape(n, -1).T)
                 losses, totals = program.run(P, columns, indices, scale, n)
                 if pen_program is not None:  # eager visits the penalty last: its terms are added after the data's
                     pen_value, totals = pen_program.run_from(totals, P, [], [], 1)
             except _Retrace:
                 self.retraces += 1
-                return self._eager_batch(X, T)
+                return self._eager_batch(X, T, predrawn)
         losses = np.broadcast_to(np.asarray(losses, dtype=float), (n,))
         data_loss = float(np.cumsum(losses)[-1]) * scale  # sequential, as Python's sum
         for p, total in zip(self.params, totals):
@@ -1057,8 +1063,13 @@ class Trace:
         recorder.check_guardable(self.params, [])
         return _Program(pen, self.params, [], [], recorder, False)
 
-    def _eager_batch(self, X: np.ndarray, T: np.ndarray) -> float:
-        terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
+    def _eager_batch(self, X: np.ndarray, T: np.ndarray, predrawn: List[List[float]]) -> float:
+        """The batch in eager mode, taking the random numbers this call has drawn already first."""
+        modes.tracer = _Recorder(predrawn)  # it hands those out, then draws as eager mode does
+        try:
+            terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
+        finally:
+            modes.tracer = None
         loss = _mean(terms)
         if self.penalty is not None:
             loss = loss + self.penalty()
