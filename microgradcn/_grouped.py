@@ -62,6 +62,7 @@ from .replay import (
     _Recorder,
     _Retrace,
     _same_number,
+    fixed_selects,
     forward_source,
     guard_line,
 )
@@ -146,7 +147,10 @@ class GroupedProgram(_Program):
         terms: Dict[int, List[Tuple[Value, int]]] = {id(root): []}
         param_terms: Dict[int, List[Tuple[Value, int]]] = {id(p): [] for p in params}
         processed = set()
-        for v in _backward_order(root):
+        order = _backward_order(root)
+        if fixed_selects(nodes[:n_loss], order):
+            raise _Unsupported("a select whose label would change eager's backward order")
+        for v in order:
             if id(v) not in terms or id(v) not in leads or v._op is DETACH:
                 continue
             processed.add(id(v))

@@ -28,7 +28,8 @@ Value taken while recording (``x > 0``, ``float(x)``), in the loss or in
 constant of any number type (int, float, numpy scalar, Fraction, ±inf, NaN:
 compared exactly as eager mode compares it); integer inputs used other than
 through `select` (class labels and token ids used through `select` are data:
-new labels need no new recording); and the training/eval mode of every layer
+new labels need no new recording, unless another label could change the
+order in which eager mode adds gradients up, see `fixed_selects`); and the training/eval mode of every layer
 that acts differently in the two (`modes.layer_mode`).
 
 Random numbers drawn through `modes.random_numbers` (Dropout's masks,
@@ -232,16 +233,23 @@ def _inputs(node: Value) -> Tuple[Value, ...]:
 
 
 def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
-                    uses: Optional[Dict[Value, int]] = None) -> List[Value]:
+                    uses: Optional[Dict[Value, int]] = None, chosen_only: bool = False) -> List[Value]:
     """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule).
 
-    `uses` (how often each node is used; changed here) saves counting them again.
+    A `select` counts all its candidates as inputs (so the order holds for
+    every label, see `fixed_selects`), or with ``chosen_only`` only the one
+    it chose, as the engine does (the order for the recorded labels).
+    `uses` (how often each node is used, by `_inputs`; changed here) saves
+    counting them again.
     """
-    if uses is None:
+    if chosen_only:
+        uses = _eager_uses(root)
+    elif uses is None:
         uses = {}
         for node in _graph(root) if nodes is None else nodes:
             for parent in _inputs(node):
                 uses[parent] = uses.get(parent, 0) + 1
+    inputs = _parents if chosen_only else _inputs
     order: List[Value] = []
     ready: List[Value] = []
     if root._op is None:
@@ -249,7 +257,7 @@ def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
     node = root
     while True:
         order.append(node)
-        ins = _inputs(node)
+        ins = inputs(node)
         for parent in ins[1:]:
             if parent._op is not None:
                 uses[parent] -= 1
@@ -266,6 +274,59 @@ def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
         node = ready.pop()
 
 
+def _parents(node: Value) -> Tuple[Value, ...]:
+    a, b = node._a, node._b
+    return () if a is None else (a,) if b is None else (a, b)
+
+
+def _eager_uses(root: Value) -> Dict[Value, int]:
+    """How often each interior node is used in eager mode's graph (a select uses only its chosen candidate)."""
+    uses: Dict[Value, int] = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for parent in (node._a, node._b):
+            if parent is None or parent._op is None:
+                continue
+            if parent in uses:
+                uses[parent] += 1
+            else:
+                uses[parent] = 1
+                stack.append(parent)
+    return uses
+
+
+def fixed_selects(nodes: List[Value], order: List[Value]) -> set:
+    """The selects whose label, if it changed, might change what eager's backward loop adds in which order.
+
+    `order` is `_backward_order`'s, all candidates counted. A select's label is
+    data (new labels replay) when each interior candidate is used by that
+    select alone (cross-entropy's log-probabilities: the ones not chosen carry
+    a zero gradient), or when each one is used elsewhere too, only by nodes
+    visited after the select, none a select: then every candidate's gradient
+    is complete at its last other user, whichever one the label picks. Any
+    other select keeps its recorded label (a guard).
+    """
+    if not any(v._op is SELECT for v in order):
+        return set()
+    position = {v: i for i, v in enumerate(order)}
+    users: Dict[Value, List[Value]] = {}
+    for u in nodes:
+        for p in _inputs(u):
+            if p._op is not None:
+                users.setdefault(p, []).append(u)
+    fixed = set()
+    for s in order:
+        if s._op is not SELECT:
+            continue
+        others = [[u for u in users[c] if u is not s] for c in s._k[1] if c._op is not None]
+        alone = all(not o for o in others)
+        after = all(o and all(u._op is not SELECT and position.get(u, -1) > position[s] for u in o) for o in others)
+        if not (alone or after):
+            fixed.add(s)
+    return fixed
+
+
 # ------------------------------------------------------------- code
 class _Program:
     """Straight-line code for one recorded graph (forward, guards, backward)."""
@@ -280,7 +341,8 @@ class _Program:
         self.consts: List[Any] = []
         self.funcs: List[Callable] = []
         lines: List[str] = []
-        data_selected = set()
+        data_selected: set = set()
+        fixed_slots: set = set()
 
         def const(x: Any) -> str:
             self.consts.append(x)
@@ -301,6 +363,11 @@ class _Program:
             for parent in _inputs(v):
                 uses[parent] = uses.get(parent, 0) + 1
         order = _backward_order(root, nodes, dict(uses))
+        # Labels that might change eager's order are guarded (every select's then), and eager's order is used.
+        fixed = fixed_selects(nodes, order)
+        if fixed:
+            fixed = {v for v in nodes if v._op is SELECT and any(c._op is not None for c in v._k[1])}
+            order = _backward_order(root, nodes, chosen_only=True)
         # A part that repeats (one sample's loss in a batch) is written once, as two functions, and called
         # once per repeat (see _repeats): shorter code, the same operations in the same order.
         repeats = [] if batched or recorder.decisions else _repeats(nodes, order, uses, param_slot, number_slot)
@@ -339,7 +406,7 @@ class _Program:
                 index, candidates = v._k
                 cands = ", ".join("{%d}" % c for c in range(len(candidates)))
                 if isinstance(index, _Index):
-                    data_selected.add(index.slot)
+                    (fixed_slots if v in fixed else data_selected).add(index.slot)
                     pick = f"I[{index.slot}]"
                 else:
                     pick = str(int(index))
@@ -366,7 +433,8 @@ class _Program:
         for value, other, result, how in recorder.decisions:
             right = val(other) if isinstance(other, Value) else const(_plain(other))
             lines.append(guard_line(val(value), how, right, const, result, batched))
-        self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
+        self.guarded_indices = sorted(set(recorder.index_used_as_number) | fixed_slots
+                                      | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
         self.keep_draws_and_modes(recorder)
 
@@ -435,6 +503,8 @@ class _Program:
                 add(b, g)  # type: ignore[arg-type]
             elif op is DETACH:
                 return out
+            elif op is SELECT and v in fixed:
+                add(a, g)  # type: ignore[arg-type]  # its label is guarded: only the recorded choice
             elif op is SELECT:
                 index, candidates = v._k
                 pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
@@ -821,6 +891,8 @@ def _compare(left: Any, how: str, right: Any) -> Any:
 def _same_number(x: Any, number: float) -> bool:
     """float(x) is `number` (NaN is NaN; the sign of a zero counts): a float() guard, for a number or an array."""
     negative = math.copysign(1.0, number) < 0
+    if isinstance(x, np.ndarray) and x.dtype == object:  # exact numbers (Fractions) over a batch
+        return all(_same_number(item, number) for item in x.ravel().tolist())
     if isinstance(x, np.ndarray):
         same = ((x == number) & (np.signbit(x) == negative)) | (np.isnan(x) & np.isnan(number))
         return bool(np.all(same))

@@ -26,7 +26,7 @@ N_PARAMS, N_INPUTS, N_CHOICES = 3, 3, 3
 CONSTANTS = [0, 1, -1, 0.5, -0.25, np.float64(0.25), np.float32(-0.5), np.int64(0), Fraction(1, 3),
              math.inf, -math.inf]
 KINDS = ["add", "sub", "mul", "tanh", "relu", "max", "min", "detach", "neg", "sigmoid", "leaky_relu", "scale",
-         "branch", "branch_outside", "float", "select", "random", "label", "compare"]
+         "branch", "branch_outside", "float", "select", "select_fresh", "random", "label", "compare"]
 NUMBERS = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 2.0, -1.5, 0.25]) | st.floats(-3, 3, width=32)
 COMPARE = [lambda a, c: a > c, lambda a, c: a >= c, lambda a, c: a < c, lambda a, c: a <= c,
            lambda a, c: c < a, lambda a, c: c >= a]
@@ -39,7 +39,7 @@ instructions = st.lists(
 
 def build(program, params, xs, labels, gen):
     """The loss of one drawn step: `program` run on parameters, input Values and integer labels."""
-    nodes = [p * x for p, x in zip(params, xs)] + list(xs)
+    nodes = list(params) + [p * x for p, x in zip(params, xs)] + list(xs)
     pick = lambda i: nodes[i % len(nodes)]  # noqa: E731
     for kind, i, j, k, c, how in program:
         a, b, d, const, test = pick(i), pick(j), pick(k), CONSTANTS[c], COMPARE[how]
@@ -61,6 +61,9 @@ def build(program, params, xs, labels, gen):
             out = b * float(a)
         elif kind == "select":
             out = select([a, b, d], labels[0])
+        elif kind == "select_fresh":  # candidates used by the select alone (as cross-entropy's log-probabilities)
+            total = a.tanh() + b.tanh() + d.tanh()
+            out = select([a - total, b - total, d - total], labels[0])
         elif kind == "random":
             drawn = modes.random_numbers(lambda: [gen.uniform(-1, 1) for _ in range(2)])  # noqa: B023
             out = a * drawn[0] + drawn[1]
@@ -69,9 +72,9 @@ def build(program, params, xs, labels, gen):
         else:  # two Values compared
             out = b if a > d else d
         nodes.append(out)
-    loss = nodes[-1] + nodes[-2] * 0.5
-    for p in params:  # every parameter is used
-        loss = loss + p * 0.125
+    loss = nodes[-1]
+    for i, v in enumerate(nodes):  # every node is used once more: its gradient has several terms to add up
+        loss = loss + v * (0.1 * (i + 1))
     return loss
 
 
