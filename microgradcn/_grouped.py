@@ -51,6 +51,8 @@ from .replay import (
     ReplayError,
     _any_differs,
     _backward_order,
+    _compare,
+    _decision_graph,
     _elementwise,
     _graph,
     _Index,
@@ -59,7 +61,10 @@ from .replay import (
     _Program,
     _Recorder,
     _Retrace,
+    _same_number,
+    fixed_selects,
     forward_source,
+    guard_line,
 )
 
 __all__ = ["GroupedProgram"]
@@ -106,11 +111,12 @@ class GroupedProgram(_Program):
                  recorder: _Recorder, batched: bool = True) -> None:
         self.grouped = False
         self.keep_draws_and_modes(recorder)
-        nodes = _graph(root)
+        loss_nodes = _graph(root)
+        nodes = loss_nodes + _decision_graph(recorder, loss_nodes)  # compared Values are computed too, to be guarded
         self.n_nodes = self.n_groups = len(nodes)
         if batched and root._op is not None:
             try:
-                self._build(root, nodes, params, numbers, indices, recorder)
+                self._build(root, nodes, len(loss_nodes), params, numbers, indices, recorder)
                 self.grouped = True
                 return
             except _Unsupported:
@@ -118,7 +124,7 @@ class GroupedProgram(_Program):
         _Program.__init__(self, root, params, numbers, indices, recorder, batched)
 
     # ------------------------------------------------------------------ build
-    def _build(self, root: Value, nodes: List[Value], params: List[Value], numbers: List[Value],
+    def _build(self, root: Value, nodes: List[Value], n_loss: int, params: List[Value], numbers: List[Value],
                indices: List[_Index], recorder: _Recorder) -> None:
         self.batched = True
         param_slot = {id(p): j for j, p in enumerate(params)}
@@ -133,7 +139,7 @@ class GroupedProgram(_Program):
         for v in nodes:
             if any(id(p) in leads for p in _inputs(v)):
                 leads.add(id(v))
-        present = {id(v) for v in nodes if v._op is None}
+        present = {id(v) for v in nodes[:n_loss] if v._op is None}
         unused = [j for j, p in enumerate(params) if id(p) not in present]
         if unused:
             raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
@@ -141,7 +147,10 @@ class GroupedProgram(_Program):
         terms: Dict[int, List[Tuple[Value, int]]] = {id(root): []}
         param_terms: Dict[int, List[Tuple[Value, int]]] = {id(p): [] for p in params}
         processed = set()
-        for v in _backward_order(root):
+        order = _backward_order(root)
+        if fixed_selects(nodes[:n_loss], order):
+            raise _Unsupported("a select whose label would change eager's backward order")
+        for v in order:
             if id(v) not in terms or id(v) not in leads or v._op is DETACH:
                 continue
             processed.add(id(v))
@@ -277,17 +286,10 @@ class GroupedProgram(_Program):
 
         # Guards: the decisions taken on data while recording must come out the same.
         for value, other, result, how in recorder.decisions:
-            if id(value) not in where:
-                continue
             g, i = where[id(value)]
-            left = f"{g.name}[{i}]"
-            if isinstance(other, Value) and id(other) in where:
-                og, oi = where[id(other)]
-                right = f"{og.name}[{oi}]"
-            else:
-                right = repr(_plain(other))
-            test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
-            lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
+            right = f"{where[id(other)][0].name}[{where[id(other)][1]}]" if isinstance(other, Value) \
+                else const(_plain(other))
+            lines.append(guard_line(f"{g.name}[{i}]", how, right, const, result, True))
         data_selected = {v._k[0].slot for v in nodes if v._op is SELECT and isinstance(v._k[0], _Index)}
         self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
@@ -383,7 +385,8 @@ class GroupedProgram(_Program):
         self.n_groups = len(groups)
         source = "def _program(P, X, I, SEED, K, F, S, GT):\n" + "\n".join("    " + line for line in lines) + "\n"
         namespace: Dict[str, Any] = {"_np": np, "_Retrace": _Retrace, "_any_differs": _any_differs,
-                                     "_choose_rows": _choose_rows, "_scatter": _scatter, "_mul": np.multiply,
+                                     "_choose_rows": _choose_rows, "_same_number": _same_number,
+                                     "_compare": _compare, "_scatter": _scatter, "_mul": np.multiply,
                                      "_add": np.add}
         exec(compile(source, "<microgradcn grouped replay>", "exec"), namespace)
         self.function = namespace["_program"]

@@ -22,24 +22,41 @@ bit for bit.
     (1.0, 2.0)
 
 What is checked at every call (a failed check records afresh, and
-``step.retraces`` counts it): the shape of the inputs, every comparison of a
-Value taken while recording (``x > 0``, ``float(x)``), and integer inputs used
-other than through `select` (class labels and token ids used through `select`
-are data: new labels need no new recording), and the training/eval mode of
-every layer that acts differently in the two (`modes.layer_mode`).
+``step.retraces`` counts it): the shape of the inputs; every comparison of a
+Value taken while recording (``x > 0``, ``float(x)``), in the loss or in
+``penalty=``, whether or not that Value is part of the loss, against a
+constant of any number type (int, float, numpy scalar, Fraction, ±inf, NaN:
+compared exactly as eager mode compares it); integer inputs used other than
+through `select` (class labels and token ids used through `select` are data:
+new labels need no new recording, unless another label could change the
+order in which eager mode adds gradients up, see `fixed_selects`); and the training/eval mode of every layer
+that acts differently in the two (`modes.layer_mode`).
 
 Random numbers drawn through `modes.random_numbers` (Dropout's masks,
 RReLU's slopes) are inputs of the trace: every replayed call draws them anew,
 in the order eager mode draws them, from the same seeded generator, so the
 results stay equal to eager mode's. BatchNorm in training mode is refused
 with a `ReplayError` (its running statistics are a side effect a replayed
-step would skip). Not seen, so not checked: a ``.data`` read of a node whose
-number is then used to build the graph, and random numbers your own code
-draws by other means.
+step would skip), and so is a comparison, inside `no_grad`, of a Value made
+there (a plain leaf whose number no guard can follow).
+
+Not seen, so not checked:
+
+* a ``.data`` read of a node whose number is then used to build the graph
+  (so is a Value made inside `no_grad` and used later);
+* a new number in a Value that is neither a parameter nor an input (it is
+  recorded as a constant), and a Value computed from the parameters before
+  the call, outside the traced function (replay computes it again from the
+  parameters' current numbers, where eager mode uses its old number);
+* an integer input used through `select` and also directly (compared, or
+  indexing a list): an integer is not a Value, so the comparison is not heard;
+* random numbers your own code draws by other means.
 """
 
 from __future__ import annotations
 
+import math
+import operator
 from collections import OrderedDict
 from numbers import Integral
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -84,6 +101,7 @@ class _Recorder:
         self.draws: List[Tuple[Callable[[], List[float]], List[Value]]] = []
         self.layers: List[Tuple[Any, bool]] = []
         self.refused: List[Any] = []
+        self.without_grad: List[Tuple[Any, Any]] = []  # decisions taken inside no_grad
         self._predrawn = list(predrawn or [])
 
     def random_numbers(self, draw: Callable[[], List[float]]) -> List[Value]:
@@ -99,6 +117,24 @@ class _Recorder:
 
     def decision(self, value: Value, other: Any, result: Any, how: str) -> None:
         self.decisions.append((value, other, result, how))
+        if not modes.is_grad_enabled():
+            self.without_grad.append((value, other))
+
+    def check_guardable(self, params: Sequence[Value], numbers: Sequence[Value]) -> None:
+        """Refuse a comparison, inside `no_grad`, of a Value the recording knows only as a number.
+
+        Inside `no_grad` an op makes a plain leaf, so a Value compared there may
+        be computed from the inputs and yet look like a constant: no guard could
+        see its number change.
+        """
+        known = {id(v) for v in list(params) + list(numbers)}
+        for pair in self.without_grad:
+            for v in pair:
+                if isinstance(v, Value) and v.is_leaf and id(v) not in known:
+                    raise ReplayError(
+                        f"the traced function compares {v!r} inside no_grad(); a Value made there is a leaf whose "
+                        "number the recording cannot follow, so the comparison cannot be guarded. Compare outside "
+                        "no_grad(), or run this step in eager mode.")
 
     def number(self, x: Any) -> None:
         if isinstance(x, _Index):
@@ -153,10 +189,13 @@ def _read(x: Any, numbers: List[Any], indices: List[int]) -> Any:
 
 
 # ------------------------------------------------------------- the graph
-def _graph(root: Value) -> List[Value]:
-    """Every node, inputs first (forward order); select's candidates count as its inputs."""
+def _graph(root: Value, seen: Optional[set] = None) -> List[Value]:
+    """Every node, inputs first (forward order); select's candidates count as its inputs.
+
+    Nodes already in `seen` (which is updated) are left out, with everything below them.
+    """
     order: List[Value] = []
-    seen = set()
+    seen = set() if seen is None else seen
     stack: List[Tuple[Value, bool]] = [(root, False)]
     while stack:
         node, done = stack.pop()
@@ -173,6 +212,19 @@ def _graph(root: Value) -> List[Value]:
     return order
 
 
+def _decision_graph(recorder: "_Recorder", nodes: List[Value]) -> List[Value]:
+    """The nodes, not among `nodes`, of the Values compared while recording (forward order): guards need them."""
+    if not recorder.decisions:
+        return []
+    seen = set(nodes)
+    extra: List[Value] = []
+    for value, other, _, _ in recorder.decisions:
+        for v in (value, other):
+            if isinstance(v, Value) and v not in seen:
+                extra.extend(_graph(v, seen))
+    return extra
+
+
 def _inputs(node: Value) -> Tuple[Value, ...]:
     if node._op is SELECT:
         return node._k[1]
@@ -181,22 +233,31 @@ def _inputs(node: Value) -> Tuple[Value, ...]:
 
 
 def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
-                    uses: Optional[Dict[Value, int]] = None) -> List[Value]:
+                    uses: Optional[Dict[Value, int]] = None, chosen_only: bool = False) -> List[Value]:
     """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule).
 
-    `uses` (how often each node is used; changed here) saves counting them again.
+    A `select` counts all its candidates as inputs (so the order holds for
+    every label, see `fixed_selects`), or with ``chosen_only`` only the one
+    it chose, as the engine does (the order for the recorded labels).
+    `uses` (how often each node is used, by `_inputs`; changed here) saves
+    counting them again.
     """
-    if uses is None:
+    if chosen_only:
+        uses = _eager_uses(root)
+    elif uses is None:
         uses = {}
         for node in _graph(root) if nodes is None else nodes:
             for parent in _inputs(node):
                 uses[parent] = uses.get(parent, 0) + 1
+    inputs = _parents if chosen_only else _inputs
     order: List[Value] = []
     ready: List[Value] = []
+    if root._op is None:
+        return order  # the loss is a leaf: eager's loop visits nothing
     node = root
     while True:
         order.append(node)
-        ins = _inputs(node)
+        ins = inputs(node)
         for parent in ins[1:]:
             if parent._op is not None:
                 uses[parent] -= 1
@@ -213,6 +274,59 @@ def _backward_order(root: Value, nodes: Optional[List[Value]] = None,
         node = ready.pop()
 
 
+def _parents(node: Value) -> Tuple[Value, ...]:
+    a, b = node._a, node._b
+    return () if a is None else (a,) if b is None else (a, b)
+
+
+def _eager_uses(root: Value) -> Dict[Value, int]:
+    """How often each interior node is used in eager mode's graph (a select uses only its chosen candidate)."""
+    uses: Dict[Value, int] = {root: 0}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for parent in (node._a, node._b):
+            if parent is None or parent._op is None:
+                continue
+            if parent in uses:
+                uses[parent] += 1
+            else:
+                uses[parent] = 1
+                stack.append(parent)
+    return uses
+
+
+def fixed_selects(nodes: List[Value], order: List[Value]) -> set:
+    """The selects whose label, if it changed, might change what eager's backward loop adds in which order.
+
+    `order` is `_backward_order`'s, all candidates counted. A select's label is
+    data (new labels replay) when each interior candidate is used by that
+    select alone (cross-entropy's log-probabilities: the ones not chosen carry
+    a zero gradient), or when each one is used elsewhere too, only by nodes
+    visited after the select, none a select: then every candidate's gradient
+    is complete at its last other user, whichever one the label picks. Any
+    other select keeps its recorded label (a guard).
+    """
+    if not any(v._op is SELECT for v in order):
+        return set()
+    position = {v: i for i, v in enumerate(order)}
+    users: Dict[Value, List[Value]] = {}
+    for u in nodes:
+        for p in _inputs(u):
+            if p._op is not None:
+                users.setdefault(p, []).append(u)
+    fixed = set()
+    for s in order:
+        if s._op is not SELECT:
+            continue
+        others = [[u for u in users[c] if u is not s] for c in s._k[1] if c._op is not None]
+        alone = all(not o for o in others)
+        after = all(o and all(u._op is not SELECT and position.get(u, -1) > position[s] for u in o) for o in others)
+        if not (alone or after):
+            fixed.add(s)
+    return fixed
+
+
 # ------------------------------------------------------------- code
 class _Program:
     """Straight-line code for one recorded graph (forward, guards, backward)."""
@@ -227,7 +341,8 @@ class _Program:
         self.consts: List[Any] = []
         self.funcs: List[Callable] = []
         lines: List[str] = []
-        data_selected = set()
+        data_selected: set = set()
+        fixed_slots: set = set()
 
         def const(x: Any) -> str:
             self.consts.append(x)
@@ -248,6 +363,11 @@ class _Program:
             for parent in _inputs(v):
                 uses[parent] = uses.get(parent, 0) + 1
         order = _backward_order(root, nodes, dict(uses))
+        # Labels that might change eager's order are guarded (every select's then), and eager's order is used.
+        fixed = fixed_selects(nodes, order)
+        if fixed:
+            fixed = {v for v in nodes if v._op is SELECT and any(c._op is not None for c in v._k[1])}
+            order = _backward_order(root, nodes, chosen_only=True)
         # A part that repeats (one sample's loss in a batch) is written once, as two functions, and called
         # once per repeat (see _repeats): shorter code, the same operations in the same order.
         repeats = [] if batched or recorder.decisions else _repeats(nodes, order, uses, param_slot, number_slot)
@@ -261,16 +381,15 @@ class _Program:
             raw[rep.root] = (f"{name[rep.root]}, _s{k} = _repeat_forward("
                              f"{', '.join(name[rep.image[leaf]] for leaf in passed)})")
 
-        used_params = set()
         interior: List[Tuple[Value, str]] = []
         needed = {root} | {rep.root for rep in repeats[:1]}  # nodes whose number is kept in a name
-        for v in nodes:
+        # Values compared while recording but outside the loss's graph are computed too, to be guarded.
+        for v in nodes + _decision_graph(recorder, nodes):
             op = v._op
             if op is None:
                 me = name[v]
                 if v in param_slot:
                     lines.append(f"{me} = P[{param_slot[v]}]")
-                    used_params.add(v)
                 elif v in number_slot:
                     lines.append(f"{me} = X[{number_slot[v]}]")
                 else:
@@ -287,7 +406,7 @@ class _Program:
                 index, candidates = v._k
                 cands = ", ".join("{%d}" % c for c in range(len(candidates)))
                 if isinstance(index, _Index):
-                    data_selected.add(index.slot)
+                    (fixed_slots if v in fixed else data_selected).add(index.slot)
                     pick = f"I[{index.slot}]"
                 else:
                     pick = str(int(index))
@@ -298,7 +417,8 @@ class _Program:
                 forward, vectorized, k = op.forward, op.vectorized, v._k
                 form = forward_source(op, args, lambda: const(k), lambda: func(forward, vectorized))  # noqa: B023
             (template_interior if repeat == 0 else interior).append((v, form))
-        unused = [j for j, p in enumerate(params) if p not in used_params]
+        in_loss = set(nodes)
+        unused = [j for j, p in enumerate(params) if p not in in_loss]
         if unused:
             raise ReplayError(f"the loss does not use the parameters at positions {unused[:10]} "
                               f"(of {len(params)}); pass only the parameters the loss depends on")
@@ -310,15 +430,11 @@ class _Program:
             return name[node]
 
         # Guards: the decisions taken on data while recording must come out the same.
-        in_graph = set(nodes) if recorder.decisions else set()
         for value, other, result, how in recorder.decisions:
-            if value not in in_graph:
-                continue
-            left = val(value)
-            right = val(other) if isinstance(other, Value) and other in in_graph else repr(_plain(other))
-            test = f"({left} {how} {right})" if how != "float" else f"({left} == {repr(_plain(result))})"
-            lines.append(f"if _any_differs({test}, {bool(result) if how != 'float' else True}): raise _Retrace")
-        self.guarded_indices = sorted(set(recorder.index_used_as_number) | (set(range(len(indices))) - data_selected))
+            right = val(other) if isinstance(other, Value) else const(_plain(other))
+            lines.append(guard_line(val(value), how, right, const, result, batched))
+        self.guarded_indices = sorted(set(recorder.index_used_as_number) | fixed_slots
+                                      | (set(range(len(indices))) - data_selected))
         self.recorded_indices = [int(i) for i in indices]
         self.keep_draws_and_modes(recorder)
 
@@ -387,6 +503,8 @@ class _Program:
                 add(b, g)  # type: ignore[arg-type]
             elif op is DETACH:
                 return out
+            elif op is SELECT and v in fixed:
+                add(a, g)  # type: ignore[arg-type]  # its label is guarded: only the recorded choice
             elif op is SELECT:
                 index, candidates = v._k
                 pick = f"I[{index.slot}]" if isinstance(index, _Index) else str(int(index))
@@ -414,6 +532,8 @@ class _Program:
                     add(b, f"{d}[1] * {g}")
             return out
 
+        if root._op is None:
+            add(root, grad[root])  # the loss is a parameter itself: d loss / d loss
         template: Optional[Tuple[List[str], List[int], str]] = None
         for v in order:
             if v not in started or v not in leads:
@@ -471,10 +591,12 @@ class _Program:
         self.n_terms = len(param_terms)
         source = "def _program(P, X, I, SEED, K, F, C, S):\n" + "".join(f"    {line}\n" for line in lines)
         namespace: Dict[str, Any] = {"_Retrace": _Retrace, "_any_differs": _any_differs, "_choose": _choose,
+                                     "_same_number": _same_number, "_compare": _compare,
                                      "_where": np.where, "_pick": _pick_batched if batched else _pick}
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
         exec(compile(source, "<microgradcn replay>", "exec"), namespace)
         self.function = namespace["_program"]
+        self.source = source
         self.lines = len(lines)
 
     def keep_draws_and_modes(self, recorder: _Recorder) -> None:
@@ -740,6 +862,44 @@ def _flat(drawn: List[List[float]]) -> List[float]:
     return [x for numbers in drawn for x in numbers]
 
 
+def guard_line(left: str, how: str, right: str, constant: Callable[[Any], str], result: Any,
+               batched: bool = False) -> str:
+    """The guard for one recorded decision: ``left how right`` came out `result` (``how`` "float": float(left)).
+
+    Constants are passed to the program as objects (`constant` names one), never
+    written as text, so a numpy scalar, a Fraction, ±inf or NaN is compared
+    exactly as eager mode compared it.
+    """
+    if how == "float":
+        return f"if not _same_number({left}, {constant(result)}): raise _Retrace"
+    if batched:
+        return f"if _any_differs(_compare({left}, {how!r}, {right}), {bool(result)}): raise _Retrace"
+    return f"if _any_differs(({left} {how} {right}), {bool(result)}): raise _Retrace"
+
+
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def _compare(left: Any, how: str, right: Any) -> Any:
+    """``left how right`` for arrays, as eager compares each number: exactly, with ints and Fractions too."""
+    if not isinstance(right, (float, np.floating, np.integer, np.ndarray)) and not (
+            type(right) is int and abs(right) <= 2 ** 53):
+        left = np.asarray(left).astype(object)  # Python floats, compared exactly with any number
+    return _COMPARE[how](left, right)
+
+
+def _same_number(x: Any, number: float) -> bool:
+    """float(x) is `number` (NaN is NaN; the sign of a zero counts): a float() guard, for a number or an array."""
+    negative = math.copysign(1.0, number) < 0
+    if isinstance(x, np.ndarray) and x.dtype == object:  # exact numbers (Fractions) over a batch
+        return all(_same_number(item, number) for item in x.ravel().tolist())
+    if isinstance(x, np.ndarray):
+        same = ((x == number) & (np.signbit(x) == negative)) | (np.isnan(x) & np.isnan(number))
+        return bool(np.all(same))
+    f = float(x)
+    return (f == number and (math.copysign(1.0, f) < 0) == negative) or (math.isnan(f) and math.isnan(number))
+
+
 def _plain(x: Any) -> Any:
     return x.data if isinstance(x, Value) else int(x) if isinstance(x, _Index) else x
 
@@ -804,11 +964,32 @@ class Trace:
         self.loss_fn = loss_fn
         self.backend = backend
         self.penalty = penalty
-        self.cache_size = cache_size
-        self.retraces = 0
-        self.records = 0
+        if isinstance(cache_size, bool) or not isinstance(cache_size, Integral):
+            raise TypeError(f"cache_size must be an int (how many recordings to keep), got "
+                            f"{type(cache_size).__name__}: {cache_size!r}")
+        if cache_size < 1:
+            raise ValueError(f"cache_size must be at least 1 (how many recordings to keep), got {cache_size}")
+        self.cache_size: int = int(cache_size)
+        self.retraces: int = 0
+        self.records: int = 0
         self.graph: Optional[Value] = None  # the last recorded graph, to draw it
         self._cache: "OrderedDict[Any, Tuple[_Program, Optional[_Program]]]" = OrderedDict()
+        self._latest: Optional[Tuple[_Program, Optional[_Program]]] = None  # the programs the latest call used
+
+    @property
+    def source(self) -> Optional[str]:
+        """The generated code the latest call ran (with penalty=, the batch's then the penalty's); None before."""
+        if self._latest is None:
+            return None
+        return "".join(program.source for program in self._latest if program is not None)
+
+    def __repr__(self) -> str:
+        program = self._latest[0] if self._latest is not None else None
+        lines = None if self._latest is None else sum(p.lines for p in self._latest if p is not None)
+        repeats = getattr(program, "repeats", None) if self.backend == "python" else None
+        groups = program.n_groups if getattr(program, "grouped", False) else None  # type: ignore[union-attr]
+        return (f"Trace(backend={self.backend!r}, records={self.records}, retraces={self.retraces}, "
+                f"cached={len(self._cache)}, lines={lines}, repeats={repeats}, groups={groups})")
 
     # ---------------------------------------------------------------- call
     def __call__(self, *inputs: Any) -> float:
@@ -831,6 +1012,7 @@ class Trace:
                 self.retraces += 1
             else:
                 self._cache.move_to_end(key)
+                self._latest = entry
                 for p, total in zip(self.params, totals):
                     p.grad = p.grad + total
                 return loss
@@ -857,13 +1039,17 @@ class Trace:
                 "statistics as a side effect that a replayed step would skip, so it is not traced. Train this "
                 "model in eager mode, or switch that layer to eval mode.")
         numbers += [leaf for _, leaves in recorder.draws for leaf in leaves]  # random numbers: inputs too
-        from ._grouped import GroupedProgram  # imported here: _grouped builds on this module
+        recorder.check_guardable(self.params, numbers)
+        from ._grouped import (
+            GroupedProgram,  # imported here: _grouped builds on this module
+        )
         program = (GroupedProgram if batched else _Program)(loss, self.params, numbers, indices, recorder, batched)
         self.records += 1
         self.graph = loss
         if not batched:
             loss.backward()
             self._remember(key, program, None)
+            self._latest = (program, None)
         return loss if batched else loss.data, program
 
     def _remember(self, key: Any, program: _Program, extra: Optional[_Program]) -> None:
@@ -882,22 +1068,18 @@ class Trace:
         key = ("batched", X.shape[1:], X.dtype.kind, T.shape[1:], T.dtype.kind)
         entry = self._cache.get(key)
         first_draws = None
-        if entry is not None and entry[0].modes_changed():
+        if entry is not None and any(p is not None and p.modes_changed() for p in entry):
             self.retraces += 1
             entry = None
         if entry is None:
             loss_value, program = self._record(key, self.loss_fn, (X[0], T[0]), batched=True)
             first_draws = program.recorded_draws
             del loss_value
-            pen_program = None
-            if self.penalty is not None:
-                pen = self.penalty()
-                if not isinstance(pen, Value):
-                    raise ReplayError(f"penalty() must return a Value, got {type(pen).__name__}")
-                pen_program = _Program(pen, self.params, [], [], _Recorder(), False)
+            pen_program = self._record_penalty() if self.penalty is not None else None
             entry = (program, pen_program)
             self._remember(key, *entry)
         program, pen_program = entry
+        self._latest = entry
         columns: List[Any] = []
         indices: List[Any] = []
         for x, t in ((X, T),):
@@ -910,28 +1092,56 @@ class Trace:
             raise ReplayError("numpy replay needs float inputs X (integer targets are fine)")
         P = [p.data for p in self.params]
         scale = 1.0 / n
+        # Random numbers drawn for this call (sample 0's by a recording) are used again if it runs eagerly.
+        predrawn: List[List[float]] = list(first_draws or [])
         with np.errstate(all="ignore"):
             try:
                 if any(not np.all(indices[s] == program.recorded_indices[s]) for s in program.guarded_indices):
                     raise _Retrace
                 if program.draws:  # sample by sample, as eager draws them; the recording drew sample 0's
-                    drawn = [_flat(first_draws if first_draws is not None and i == 0 else program.draw())
-                             for i in range(n)]
+                    drawn = []
+                    for i in range(n):
+                        sample = first_draws if first_draws is not None and i == 0 else program.draw()
+                        if sample is not first_draws:
+                            predrawn.extend(sample)
+                        drawn.append(_flat(sample))
                     columns.extend(np.array(drawn, dtype=float).reshape(n, -1).T)
                 losses, totals = program.run(P, columns, indices, scale, n)
+                if pen_program is not None:  # eager visits the penalty last: its terms are added after the data's
+                    pen_value, totals = pen_program.run_from(totals, P, [], [], 1)
             except _Retrace:
                 self.retraces += 1
-                return self._eager_batch(X, T)
+                return self._eager_batch(X, T, predrawn)
         losses = np.broadcast_to(np.asarray(losses, dtype=float), (n,))
         data_loss = float(np.cumsum(losses)[-1]) * scale  # sequential, as Python's sum
-        if pen_program is not None:  # eager visits the penalty last: its terms are added after the data's
-            pen_value, totals = pen_program.run_from(totals, P, [], [], 1)
         for p, total in zip(self.params, totals):
             p.grad = p.grad + total
         return data_loss + pen_value if pen_program is not None else data_loss
 
-    def _eager_batch(self, X: np.ndarray, T: np.ndarray) -> float:
-        terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
+    def _record_penalty(self) -> "_Program":
+        """The penalty's program, its comparisons guarded like the loss's."""
+        assert self.penalty is not None
+        recorder = _Recorder()
+        modes.tracer = recorder
+        try:
+            pen = self.penalty()
+        finally:
+            modes.tracer = None
+        if not isinstance(pen, Value):
+            raise ReplayError(f"penalty() must return a Value, got {type(pen).__name__}")
+        if recorder.draws or recorder.refused:
+            raise ReplayError("penalty() draws random numbers or uses a layer in training mode; "
+                              "put that part in the per-sample loss instead")
+        recorder.check_guardable(self.params, [])
+        return _Program(pen, self.params, [], [], recorder, False)
+
+    def _eager_batch(self, X: np.ndarray, T: np.ndarray, predrawn: List[List[float]]) -> float:
+        """The batch in eager mode, taking the random numbers this call has drawn already first."""
+        modes.tracer = _Recorder(predrawn)  # it hands those out, then draws as eager mode does
+        try:
+            terms = [self.loss_fn(*_wrap([x, t], [], [], set())) for x, t in zip(X, T)]
+        finally:
+            modes.tracer = None
         loss = _mean(terms)
         if self.penalty is not None:
             loss = loss + self.penalty()
