@@ -426,15 +426,7 @@ def fit_batches(
     improved for that many epochs, and put back the weights of the best
     epoch. With `progress`, a tqdm bar counts batches and shows the losses.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if early_stopping is not None:
-        if isinstance(early_stopping, bool) or not isinstance(early_stopping, int) or early_stopping < 1:
-            raise ValueError(f"early_stopping (patience in epochs) must be a positive int, got {early_stopping!r}")
-        if val is None:
-            raise ValueError("early_stopping needs a validation set: pass val=(X_val, y_val)")
-    if not isinstance(train_loader, DataLoader):
-        raise TypeError(f"train_loader must be a microgradcn.data.DataLoader, got {type(train_loader).__name__}")
+    _check_epochs(epochs, early_stopping, val, train_loader)
     if step_fn is not None and (replay is not None or penalty is not None):
         raise ValueError("give either step_fn or replay=/penalty= (they build the default step), not both")
     step = step_fn if step_fn is not None else make_step(
@@ -446,19 +438,7 @@ def fit_batches(
     model.train()
     try:
         for epoch in range(1, epochs + 1):
-            total, count = 0.0, 0
-            wall, cpu = time.perf_counter(), time.process_time()
-            for X_batch, y_batch in train_loader:
-                optimizer.zero_grad()
-                loss = step(X_batch, y_batch)
-                optimizer.step()
-                history.batch_loss.append(loss)
-                total += loss * len(y_batch)
-                count += len(y_batch)
-                bar.advance()
-            history.train_seconds += time.perf_counter() - wall
-            history.train_cpu_seconds += time.process_time() - cpu
-            history.loss.append(total / count)
+            _train_epoch(step, optimizer, train_loader, history, bar)
             postfix = {"loss": f"{history.loss[-1]:.4f}"}
             if evaluate_train:
                 t_loss, t_acc, _ = evaluate(model, loss_fn, train_loader.X, train_loader.y)
@@ -485,6 +465,37 @@ def fit_batches(
         history.seconds = time.perf_counter() - start
         bar.close()
     return history
+
+
+def _check_epochs(epochs: Any, early_stopping: Any, val: Any, train_loader: Any) -> None:
+    """`fit_batches`' argument checks."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    if early_stopping is not None:
+        if isinstance(early_stopping, bool) or not isinstance(early_stopping, int) or early_stopping < 1:
+            raise ValueError(f"early_stopping (patience in epochs) must be a positive int, got {early_stopping!r}")
+        if val is None:
+            raise ValueError("early_stopping needs a validation set: pass val=(X_val, y_val)")
+    if not isinstance(train_loader, DataLoader):
+        raise TypeError(f"train_loader must be a microgradcn.data.DataLoader, got {type(train_loader).__name__}")
+
+
+def _train_epoch(step: StepFn, optimizer: optim.Optimizer, train_loader: DataLoader, history: "EpochHistory",
+                 bar: Progress) -> None:
+    """One pass over `train_loader`: a step per batch; the epoch's mean loss and times go into `history`."""
+    total, count = 0.0, 0
+    wall, cpu = time.perf_counter(), time.process_time()
+    for X_batch, y_batch in train_loader:
+        optimizer.zero_grad()
+        loss = step(X_batch, y_batch)
+        optimizer.step()
+        history.batch_loss.append(loss)
+        total += loss * len(y_batch)
+        count += len(y_batch)
+        bar.advance()
+    history.train_seconds += time.perf_counter() - wall
+    history.train_cpu_seconds += time.process_time() - cpu
+    history.loss.append(total / count)
 
 
 # ------------------------------------------------------------ digits task
