@@ -154,13 +154,7 @@ def _intro_items_and_headings(nb) -> tuple:
     return items, headings
 
 
-# 06 is renumbered by the big-graphs issue, which edits that notebook.
-_NUMBERING_PENDING = {"06_perceptron_mlp_xor.ipynb"}
-
-
-@pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(reason="renumbered by another issue", strict=False))
-    if p.name in _NUMBERING_PENDING else p for p in NOTEBOOKS], ids=NOTEBOOK_IDS)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=NOTEBOOK_IDS)
 def test_intro_list_matches_the_numbered_headings(path: Path) -> None:
     items, headings = _intro_items_and_headings(nbformat.read(path, as_version=4))
     assert headings == list(range(1, len(headings) + 1)), f"{path.name}: headings numbered {headings}"
