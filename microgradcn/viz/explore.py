@@ -76,6 +76,110 @@ def _op_text(op: str) -> str:
     return op
 
 
+def _first_known_frames(all_frames: list, n: int) -> tuple[list[int], list[int]]:
+    """For each node, the first frame at which its value / gradient is known."""
+    data_frame = [len(all_frames)] * n
+    grad_frame = [len(all_frames)] * n
+    for f in range(len(all_frames) - 1, -1, -1):
+        frame = all_frames[f]
+        for i in range(n):
+            if frame.data[i] is not None:
+                data_frame[i] = f
+            if frame.grads[i] is not None:
+                grad_frame[i] = f
+    return data_frame, grad_frame
+
+
+def _path_counts(view: GraphView) -> list[int]:
+    """Number of paths from each node to the output (the panel's 路径数)."""
+    last = len(view) - 1
+    paths = [0] * len(view)
+    paths[last] = 1
+    for j in range(last, -1, -1):
+        for p in view.nodes[j].parents:
+            paths[view.pos(p)] += paths[j]
+    return paths
+
+
+def _node_entry(view: GraphView, i: int, grads: list, param_ids: set[int],
+                precision: int | None) -> dict:
+    """The page's record of node i, without its frame indices."""
+    v = view.nodes[i]
+    kind = _kind(view, i, param_ids)
+    local = view.local(i) if v.parents else ()
+    locals_ = [
+        {
+            "parent": view.pos(p),
+            "slot": slot,
+            "value": _fmt(d, precision),
+            "text": f"{_d(view.name(i), view.name(view.pos(p)))} = {_fmt(d, precision)}",
+        }
+        for slot, (p, d) in enumerate(zip(v.parents, local))
+    ]
+    # d root / d node i, one term per use: what each path into this node brings back.
+    terms = [
+        {
+            "consumer": j,
+            "text": f"经 {view.name(j)}:{_num(grads[j], precision)} × {_num(view.local(j)[slot], precision)} = "
+                    f"{_fmt(view.local(j)[slot] * grads[j], precision)}",
+        }
+        for j, slot in view.uses[i]
+    ]
+    return {
+        "id": view.node_id(i),
+        "name": view.name(i),
+        "label": v.label or "",
+        "op": v.op or "",
+        "symbol": op_symbol(v) if v.op else "",
+        "opText": _op_text(v.op) if v.op else "",
+        "kind": kind,
+        "kindText": KIND_TEXT[kind],
+        "data": _fmt(v.data, precision),
+        "grad": _fmt(grads[i], precision),
+        "parents": [view.pos(p) for p in v.parents],
+        "uses": [[j, slot] for j, slot in view.uses[i]],
+        "locals": locals_,
+        "terms": terms,
+        "forward": forward_line(view, i, precision),
+        "backward": backward_line(view, i, grads, precision),
+    }
+
+
+def _edge_entries(view: GraphView, nodes: list[dict], grads: list, data_frame: list[int],
+                  grad_frame: list[int], precision: int | None) -> list[dict]:
+    """The book-style arrows, one per (consumer, slot), then the output's arrow."""
+    edges = []
+    for j, v in enumerate(view.nodes):
+        for slot, (p, d) in enumerate(zip(v.parents, view.local(j) if v.parents else ())):
+            i = view.pos(p)
+            edges.append(
+                {
+                    "id": f"e{j}_{slot}",
+                    "parent": i,
+                    "consumer": j,
+                    "slot": slot,
+                    "data": nodes[i]["data"],
+                    "grad": _fmt(d * grads[j], precision),
+                    "dataFrame": data_frame[i],
+                    "gradFrame": grad_frame[i],
+                }
+            )
+    last = len(view) - 1
+    edges.append(
+        {
+            "id": "e_out",
+            "parent": last,
+            "consumer": None,
+            "slot": None,
+            "data": nodes[last]["data"],
+            "grad": nodes[last]["grad"],
+            "dataFrame": data_frame[last],
+            "gradFrame": grad_frame[last],
+        }
+    )
+    return edges
+
+
 def page_data(
     root: Value | GraphView,
     params: Iterable[Value] = (),
@@ -93,103 +197,22 @@ def page_data(
     backward frame, when d root / d node i is computed.
     """
     view = root if isinstance(root, GraphView) else GraphView(root, max_nodes)
-    n = len(view)
-    last = n - 1
     grads = view.gradients()
     param_ids = {id(p) for p in params}
     all_frames = step_frames(view.root, precision, max_nodes=None)  # the same order as `view`
-    data_frame = [len(all_frames)] * n
-    grad_frame = [len(all_frames)] * n
-    for f in range(len(all_frames) - 1, -1, -1):
-        frame = all_frames[f]
-        for i in range(n):
-            if frame.data[i] is not None:
-                data_frame[i] = f
-            if frame.grads[i] is not None:
-                grad_frame[i] = f
-    paths = [0] * n  # number of paths from node i to the output
-    paths[last] = 1
-    for j in range(last, -1, -1):
-        for p in view.nodes[j].parents:
-            paths[view.pos(p)] += paths[j]
+    data_frame, grad_frame = _first_known_frames(all_frames, len(view))
+    paths = _path_counts(view)
     nodes = []
-    for i, v in enumerate(view.nodes):
-        kind = _kind(view, i, param_ids)
-        local = view.local(i) if v.parents else ()
-        locals_ = [
-            {
-                "parent": view.pos(p),
-                "slot": slot,
-                "value": _fmt(d, precision),
-                "text": f"{_d(view.name(i), view.name(view.pos(p)))} = {_fmt(d, precision)}",
-            }
-            for slot, (p, d) in enumerate(zip(v.parents, local))
-        ]
-        # d root / d node i, one term per use: what each path into this node brings back.
-        terms = [
-            {
-                "consumer": j,
-                "text": f"经 {view.name(j)}:{_num(grads[j], precision)} × {_num(view.local(j)[slot], precision)} = "
-                        f"{_fmt(view.local(j)[slot] * grads[j], precision)}",
-            }
-            for j, slot in view.uses[i]
-        ]
-        nodes.append(
-            {
-                "id": view.node_id(i),
-                "name": view.name(i),
-                "label": v.label or "",
-                "op": v.op or "",
-                "symbol": op_symbol(v) if v.op else "",
-                "opText": _op_text(v.op) if v.op else "",
-                "kind": kind,
-                "kindText": KIND_TEXT[kind],
-                "data": _fmt(v.data, precision),
-                "grad": _fmt(grads[i], precision),
-                "parents": [view.pos(p) for p in v.parents],
-                "uses": [[j, slot] for j, slot in view.uses[i]],
-                "locals": locals_,
-                "terms": terms,
-                "forward": forward_line(view, i, precision),
-                "backward": backward_line(view, i, grads, precision),
-                "paths": str(paths[i]),
-                "dataFrame": data_frame[i],
-                "gradFrame": grad_frame[i],
-            }
-        )
-    edges = []
-    for j, v in enumerate(view.nodes):
-        for slot, (p, d) in enumerate(zip(v.parents, view.local(j) if v.parents else ())):
-            i = view.pos(p)
-            edges.append(
-                {
-                    "id": f"e{j}_{slot}",
-                    "parent": i,
-                    "consumer": j,
-                    "slot": slot,
-                    "data": nodes[i]["data"],
-                    "grad": _fmt(d * grads[j], precision),
-                    "dataFrame": data_frame[i],
-                    "gradFrame": grad_frame[i],
-                }
-            )
-    edges.append(
-        {
-            "id": "e_out",
-            "parent": last,
-            "consumer": None,
-            "slot": None,
-            "data": nodes[last]["data"],
-            "grad": nodes[last]["grad"],
-            "dataFrame": data_frame[last],
-            "gradFrame": grad_frame[last],
-        }
-    )
+    for i in range(len(view)):
+        entry = _node_entry(view, i, grads, param_ids, precision)
+        entry.update(paths=str(paths[i]), dataFrame=data_frame[i], gradFrame=grad_frame[i])
+        nodes.append(entry)
+    edges = _edge_entries(view, nodes, grads, data_frame, grad_frame, precision)
     frames = [
         {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text} for f in all_frames
     ]
-    return {"output": last, "nodes": nodes, "edges": edges, "frames": frames, "colors": dict(COLORS),
-            "gradColor": GRAD_COLOR}
+    return {"output": len(view) - 1, "nodes": nodes, "edges": edges, "frames": frames,
+            "colors": dict(COLORS), "gradColor": GRAD_COLOR}
 
 
 def _full_texts(data: dict) -> _Texts:
