@@ -151,8 +151,13 @@ def _explore(args: argparse.Namespace) -> int:
         print(f"microgradcn explore: unknown example {args.name!r}; choose one of: {', '.join(examples.EXAMPLES)}",
               file=sys.stderr)
         return 2
+    if args.output:  # the README's rule for -o, as render and train follow it: the folder must already exist
+        path = _output_file(Path(args.output))
+        if path.suffix.lower() != ".html":
+            raise CommandError(f"-o {path}: the file name must end in .html (the page is one HTML file)", 2)
+    else:
+        path = _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_explore.html"
     root = examples.build(args.name)
-    path = Path(args.output or Path(OUTPUT_DIR) / f"{args.name}_explore.html")
     try:
         explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
     except GraphvizNotFoundError as error:

@@ -195,6 +195,17 @@ def test_cli_explore_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "directory" in err
 
 
+def test_cli_explore_follows_the_output_rule(tmp_path, capsys):
+    """-o never creates folders (as render and train) and must name an .html file; nothing is written."""
+    missing = tmp_path / "missing" / "dir" / "x.html"
+    assert main(["explore", "apple_tax", "-o", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and not (tmp_path / "missing").exists()
+    assert main(["explore", "apple_tax", "-o", str(tmp_path / "page.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ".html" in err and not (tmp_path / "page.txt").exists()
+
+
 def test_cli_explore_default_path(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["explore", "chain_rule"]) == 0
