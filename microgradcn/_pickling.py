@@ -17,7 +17,8 @@ itself, so it never recurses.
 
 What is kept: a node's number, gradient, label, op (a built-in op by its name
 in the op table, a custom `Op` as pickle keeps any module-level object), its
-parents and its constant. The scratch slots of the reverse-mode loop are not.
+parents and its constant. The scratch slots of the reverse-mode loop are not, nor
+the scope a node was made in (a loaded graph is drawn as a hand-built one).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import threading
 import weakref
 from typing import Any, List, Tuple
 
-_SCRATCH = ("_pass", "_uses", "_g", "__weakref__")  # the reverse-mode loop's; never saved
+# The reverse-mode loop's scratch, and the scope a node was made in (it names modules by weak
+# reference, which cannot be saved): never saved.
+_SCRATCH = ("_pass", "_uses", "_g", "_scope", "__weakref__")
 _local = threading.local()  # each thread pickles on its own
 
 
@@ -62,6 +65,7 @@ def set_state(node: Any, names: Tuple[str, ...], state: tuple) -> None:
     for name, value in zip(names, state[-1]):
         object.__setattr__(node, name, value)
     node._pass = None
+    node._scope = None
 
 
 def _getter(names: Tuple[str, ...]) -> Any:

@@ -25,6 +25,7 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _collector, _pickling, modes
+from . import scopes as _scopes
 from .modes import AnomalyError, detect_anomaly, is_grad_enabled, no_grad
 from .ops import ADD, MUL, OPS, Op, overflow_message, show_value
 
@@ -64,8 +65,9 @@ class Value:
     """
 
     # _a, _b: the parents; _k: the op's constant (the 3 of x ** 3); _pass, _uses,
-    # _g: scratch space of the reverse-mode loop, valid only while _pass is its token.
-    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pass", "_uses", "_g", "__weakref__")
+    # _g: scratch space of the reverse-mode loop, valid only while _pass is its token;
+    # _scope: the scope (module call, loss function) open when the node was made, for pictures (scopes.py).
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_b", "_k", "_pass", "_uses", "_g", "_scope", "__weakref__")
     data: Any
     grad: Any
     label: str
@@ -76,6 +78,7 @@ class Value:
     _pass: object
     _uses: int
     _g: Any
+    _scope: Optional[tuple]
 
     def __init__(self, data: Any, label: str = "") -> None:
         if type(data) is not float and type(data) is not int:
@@ -90,6 +93,7 @@ class Value:
         self._b = None
         self._k = None
         self._pass = None
+        self._scope = _scopes.current
 
     # ------------------------------------------------------------- the graph
     @property
@@ -291,6 +295,7 @@ def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Val
     out._b = b
     out._k = k
     out._pass = None
+    out._scope = _scopes.current
     if not _collector.resting:
         _collector.rest(out)
     if modes.blocks_open and modes.anomaly_enabled():
@@ -343,6 +348,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
         out._b = other
         out._k = None
         out._pass = None
+        out._scope = _scopes.current
         return out
 
     def reflected_method(self: Value, other: Any) -> Any:

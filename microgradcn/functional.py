@@ -6,7 +6,8 @@ overflow (softmax, cross-entropy, BCE with logits) the stable form is used:
 subtract the maximum logit, or use softplus.
 
 Conventions: `pred`/`target` may be single numbers/Values or equal-length
-lists; "mean" losses divide by the number of elements.
+lists; "mean" losses divide by the number of elements. Each call is a scope
+(see `microgradcn.scopes`): a picture can draw it as one box named after the function.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from numbers import Integral, Real
 from typing import Any, Iterable, List, Sequence, Union, cast
 
 from .engine import Value, select
+from .scopes import function_scope
 
 __all__ = [
     "softmax",
@@ -94,6 +96,7 @@ def _max_detached(zs: List[Value]) -> Value:
     return m.detach()
 
 
+@function_scope
 def softmax(logits: Sequence[Scalar]) -> List[Value]:
     """exp(z_i - max z) / sum_j exp(z_j - max z): probabilities, finite for any logits."""
     zs = [_value(z) for z in _as_list(logits, "logits")]
@@ -105,6 +108,7 @@ def softmax(logits: Sequence[Scalar]) -> List[Value]:
     return [e / total for e in exps]
 
 
+@function_scope
 def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
     """z_i - max z - log(sum_j exp(z_j - max z)): finite even at logits of ±1000."""
     zs = [_value(z) for z in _as_list(logits, "logits")]
@@ -117,18 +121,21 @@ def log_softmax(logits: Sequence[Scalar]) -> List[Value]:
 
 
 # ------------------------------------------------------------ regression losses
+@function_scope
 def mse(pred, target) -> Value:
     """Mean squared error: (1/n) Σ (pred - target)²."""
     p, t = _pair(pred, target)
     return _mean([(a - b) ** 2 for a, b in zip(p, t)])
 
 
+@function_scope
 def sum_squared_error(pred, target) -> Value:
     """《深度学习入门》's form ½ Σ (pred - target)², whose derivative is simply (pred - target)."""
     p, t = _pair(pred, target)
     return 0.5 * _sum((a - b) ** 2 for a, b in zip(p, t))
 
 
+@function_scope
 def mae(pred, target) -> Value:
     """Mean absolute error (L1 loss): (1/n) Σ |pred - target|."""
     p, t = _pair(pred, target)
@@ -139,6 +146,7 @@ l1_loss = mae
 
 
 # ---------------------------------------------------------- classification losses
+@function_scope
 def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
     """-(1/n) Σ [t log p + (1 - t) log(1 - p)] for probabilities p in [0, 1], p clipped to [eps, 1 - eps].
 
@@ -156,6 +164,7 @@ def binary_cross_entropy(prob, target, eps: float = 1e-7) -> Value:
     return -_mean(terms)
 
 
+@function_scope
 def binary_cross_entropy_with_logits(logits, target) -> Value:
     """BCE of sigmoid(z) against t in [0, 1], computed stably as (1/n) Σ softplus(z) - t·z."""
     z, t = _pair(logits, target)
@@ -163,6 +172,7 @@ def binary_cross_entropy_with_logits(logits, target) -> Value:
     return _mean([_value(z_i).softplus() - t_i * z_i for z_i, t_i in zip(z, t)])
 
 
+@function_scope
 def cross_entropy(logits, target) -> Value:
     """Softmax cross-entropy -log softmax(z)[target], computed stably with `log_softmax`.
 
@@ -188,6 +198,7 @@ def cross_entropy(logits, target) -> Value:
     return -_sum(t_i * lp for t_i, lp in zip(t, logp))
 
 
+@function_scope
 def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
     """《深度学习入门》's cross-entropy on probabilities: -Σ t·log(y + eps) (one-hot or index target)."""
     p = _as_list(prob, "prob")
@@ -200,6 +211,7 @@ def cross_entropy_from_probs(prob, target, eps: float = 1e-7) -> Value:
     return -_sum(t_i * (_value(p_i) + eps).log() for p_i, t_i in zip(p, t))
 
 
+@function_scope
 def hinge(scores, labels) -> Value:
     """micrograd's max-margin loss: mean of relu(1 - y·score), labels y in {-1, +1}.
 
@@ -214,12 +226,14 @@ def hinge(scores, labels) -> Value:
 
 
 # ------------------------------------------------------------- regularisation
+@function_scope
 def l2_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ p² (written p*p, as micrograd does). Add it to the loss for weight decay."""
     ps = [_value(p) for p in _as_list(params, "params")]
     return alpha * _sum(p * p for p in ps)
 
 
+@function_scope
 def l1_penalty(params: Sequence[Value], alpha: float = 1.0) -> Value:
     """alpha · Σ |p|: pushes weights to exactly zero (sparse models)."""
     ps = [_value(p) for p in _as_list(params, "params")]

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import init as initialisers
 from ..engine import Value
+from ..scopes import scope
 from ._nested import as_value
 from .module import Module
 
@@ -77,8 +78,12 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Module):
+                x = layer(x)
+            else:  # a plain function has no scope of its own: give it its place, as a module would have
+                with scope(f"layers.{i}", getattr(layer, "__name__", type(layer).__name__)):
+                    x = layer(x)
         return x
 
     def __iter__(self) -> Iterable[Callable]:

@@ -8,6 +8,7 @@ from numbers import Real
 from typing import Dict, Iterator, List, Tuple, Union
 
 from ..engine import Value
+from ..scopes import module_call
 from ..serialization import load, save
 
 __all__ = ["Module"]
@@ -22,9 +23,18 @@ class Module:
     they depend only on the architecture, so they can key a saved file.
     A parameter or sub-module reachable under several names (tied weights)
     is listed once, under the first name, as in PyTorch.
+
+    Every call of a subclass opens a scope (see `microgradcn.scopes`), so the
+    pictures can draw the call as one box and name its nodes after it.
     """
 
     training: bool = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_opens_scope", False):
+            cls.__call__ = module_call(call)  # type: ignore[method-assign]
 
     def named_parameters(self, prefix: str = "") -> Iterator[Tuple[str, Value]]:
         """Yield (dotted name, Value) for every distinct parameter, in a fixed order."""

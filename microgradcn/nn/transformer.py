@@ -34,6 +34,7 @@ import numpy as np
 from .. import functional as F
 from .. import init as initialisers
 from ..engine import Value, no_grad, select
+from ..scopes import function_scope, method_scope, scope
 from .linear import Linear
 from .module import Module
 
@@ -112,6 +113,7 @@ def embed(table: Sequence[Sequence[Value]], index: int) -> Vector:
     return [select(column, index) for column in zip(*table)]
 
 
+@function_scope
 def nll(logits: Sequence[Value], target: int) -> Value:
     """Negative log-likelihood of class `target`: -log softmax(logits)[target].
 
@@ -234,6 +236,7 @@ class CausalSelfAttention(Module):
         self._head_dim = dim // n_head
         self._scale = 1.0 / math.sqrt(self._head_dim)
 
+    @method_scope
     def step(
         self,
         x: Sequence[Value],
@@ -255,14 +258,15 @@ class CausalSelfAttention(Module):
         d, scale = self._head_dim, self._scale
         out: Vector = []
         for h in range(self._n_head):
-            lo, hi = h * d, (h + 1) * d
-            q_h = q[lo:hi]
-            scores = [_dot(q_h, k_t[lo:hi]) * scale for k_t in keys]
-            w = F.softmax(scores)
-            if weights is not None:
-                weights.append(w)
-            for j in range(lo, hi):
-                out.append(_dot(w, [v_t[j] for v_t in values]))
+            with scope(f"head.{h}"):
+                lo, hi = h * d, (h + 1) * d
+                q_h = q[lo:hi]
+                scores = [_dot(q_h, k_t[lo:hi]) * scale for k_t in keys]
+                w = F.softmax(scores)
+                if weights is not None:
+                    weights.append(w)
+                for j in range(lo, hi):
+                    out.append(_dot(w, [v_t[j] for v_t in values]))
         return self.wo(out)
 
     def __call__(self, xs: Sequence[Sequence[Value]]) -> list[Vector]:
@@ -320,6 +324,7 @@ class Block(Module):
         self.attn = CausalSelfAttention(dim, n_head, init=init, rng=rng)
         self.mlp = MLPBlock(dim, eps=eps, init=init, rng=rng)
 
+    @method_scope
     def step(
         self,
         x: Sequence[Value],
@@ -380,6 +385,7 @@ class GPT(Module):
         """An empty key/value cache: the start of a new sequence."""
         return KVCache(self.n_layer)
 
+    @method_scope
     def step(self, token: int, position: int, cache: KVCache, weights: list[Vector] | None = None) -> Vector:
         """The logits for the token after `token`, which sits at `position` (appends to `cache`).
 
@@ -399,6 +405,7 @@ class GPT(Module):
         cache = self.new_cache()
         return [self.step(t, i, cache) for i, t in enumerate(tokens)]
 
+    @method_scope
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean over positions of ``nll(logits at t, tokens[t + 1])``: the training loss of one sequence."""
         if len(tokens) < 2:

@@ -87,7 +87,8 @@ def explain(
 
     Gradients are computed here from each operation's local derivative (no
     ``.grad`` is read or changed). Unlabelled constants are left out; other
-    unlabelled nodes are called ``v<i>`` as in the pictures.
+    unlabelled nodes are named as in the pictures (``v<i>`` in a graph built by
+    hand, ``layers.0[0] · relu#1`` or a parameter's name in one built by modules).
 
     >>> from microgradcn.examples import apple_tax
     >>> text = explain(apple_tax(), file=None)  # doctest: +SKIP
@@ -97,8 +98,7 @@ def explain(
     last = len(view.nodes) - 1
     lines = [f"反向传播:从输出 {view.name(last)} 出发,按链式法则逐个节点求导"]
     for i in range(last, -1, -1):
-        v = view.nodes[i]
-        if v.is_leaf and not v.label and i != last:
+        if not view.named(i) and i != last:
             continue
         lines.append(f"  {backward_line(view, i, grads, precision)}")
     text = "\n".join(lines)

@@ -6,7 +6,7 @@ Only the engine's public API is used (``parents``, ``op``, ``data``,
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..engine import Value, grad, topological_order
 from .labels import format_number, shorten
@@ -75,6 +75,7 @@ class GraphView:
             for slot, p in enumerate(v.parents):
                 self.uses[self.index[id(p)]].append((j, slot))
         self._local: Dict[int, Tuple] = {}
+        self._tree: Any = None  # the scope tree, made when first needed (scope_tree.py)
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -86,14 +87,43 @@ class GraphView:
         return f"n{i}"
 
     def name(self, i: int) -> str:
-        """The node's label (shortened to 200 characters with '…' for display); an unlabelled
-        constant is named by its number, others ``v<i>``."""
+        """The node's label (shortened to 200 characters with '…' for display).
+
+        Without a label: in a graph built by modules, the name its scope gives it (a parameter's
+        ``layers.1.neurons.3.w.1``, ``layers.1.neurons.3[0] · relu#1``; see `scope_tree`); in a
+        graph built by hand, an unlabelled constant is named by its number, others ``v<i>``.
+        """
         v = self.nodes[i]
         if v.label:
             return shorten(v.label)
+        tree = self.tree
+        if tree is not None:
+            return shorten(tree.names[i])
         if v.is_leaf:
             return format_number(v.data)
         return f"v{i}"
+
+    @property
+    def tree(self) -> Any:
+        """The graph's `ScopeTree`, or None for a graph built by hand (no node made inside a scope)."""
+        if self._tree is None:
+            from .scope_tree import ScopeTree, has_scopes
+
+            self._tree = ScopeTree(self) if has_scopes(self) else False
+        return self._tree or None
+
+    def named(self, i: int) -> bool:
+        """Whether node i has a name worth showing: a label, an op, or (in a graph built by modules) a
+        parameter or an input; a constant is shown by its number."""
+        v = self.nodes[i]
+        if v.label or not v.is_leaf:
+            return True
+        return self.tree is not None and (self.is_parameter(i) or getattr(v, "_scope", None) is None)
+
+    def is_parameter(self, i: int) -> bool:
+        """True if node i is a parameter of a module that made this graph (named by `named_parameters`)."""
+        tree = self.tree
+        return tree is not None and i in tree.param_names
 
     def local(self, j: int) -> Tuple:
         if j not in self._local:

@@ -137,7 +137,7 @@ def _kind(view: GraphView, i: int, params: set) -> str:
         return "output"
     if not v.is_leaf:
         return "intermediate"
-    if id(v) in params:
+    if id(v) in params or view.is_parameter(i):
         return "param"
     return "input" if v.label else "const"
 
@@ -197,7 +197,7 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
         kind = _kind(view, i, params)
         cells = []
         node_id = view.node_id(i)
-        if v.label or not v.is_leaf:  # an unlabelled constant is just its number
+        if view.named(i):  # an unlabelled constant is just its number
             cells.append(_cell(view.name(i), None if v.label else "#888888", bold=bool(v.label)))
         if texts.data[i] is not None:
             cells.append(_cell(f"data {texts.data[i]}", width=texts.width(node_id, "data")))
@@ -254,10 +254,10 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
     for i, v in enumerate(view.nodes):
         hot = i in texts.highlight
         if v.is_leaf:
-            if v.label:
+            if view.named(i):
                 g.node(
                     view.node_id(i),
-                    label=f"<{html_text(shorten(v.label))}>",
+                    label=f"<{html_text(view.name(i))}>",
                     shape="plaintext",
                     margin="0.04",
                     fontcolor=HIGHLIGHT_COLOR if hot else "black",

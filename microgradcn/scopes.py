@@ -1,0 +1,145 @@
+"""Scopes: where a node was made (which module call, which loss function, which ``with scope(...)``).
+
+While a scope is open, every node the engine makes remembers it (one slot of
+`Value`, ``_scope``). Pictures use this to draw a network as boxes, one per
+module call, and to give every node a name such as
+``layers.1.neurons.3[0] · relu#1`` instead of a number (see
+`microgradcn.viz.scope_tree`).
+
+Where scopes come from:
+
+* every call of an `nn.Module` subclass (installed once by `Module`, so your
+  own modules get scopes with no code of their own);
+* methods that build a graph, marked with `method_scope` (``GPT.loss``, ``GPT.step``...);
+* functions marked with `function_scope` (``functional.hinge``, ``softmax``...);
+* ``with scope("name"):`` in your own code.
+
+The record of an open scope is a plain tuple ``(parent, module, name,
+kind)``: the enclosing record, a weak reference to the module (or None), the
+scope's own name (None for a module's ``__call__``) and what it is (a str,
+or the module's class). It holds no Value and a module only weakly, so graphs
+are still freed by reference counting alone. Nothing is computed while
+recording (a module call costs a tuple): paths, call numbers and names are
+worked out only when a picture asks for them. Scopes are recorded for the whole process: building
+graphs in several threads at once may mix up their names (never their numbers).
+"""
+
+from __future__ import annotations
+
+import functools
+import weakref
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+__all__ = ["scope", "function_scope", "method_scope", "module_call", "current"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+current: Optional[tuple] = None  # the innermost open scope's record; read by the engine for every node
+
+# Positions in a record.
+PARENT, MODULE, NAME, KIND = range(4)
+_ref = weakref.ref  # a module (a Module, which has no __slots__) is kept weakly: the same object at every call
+
+
+class scope:
+    """``with scope("encoder"):`` puts the nodes made inside into a scope of that name.
+
+    Scopes nest; a scope's path is its parent's path and its name, joined by a
+    dot. `kind` is what a picture writes under the name (default: the name
+    without a trailing number, so ``head.2`` is a ``head``).
+
+    >>> from microgradcn import Value
+    >>> with scope("double"):
+    ...     y = Value(3.0) * 2
+    """
+
+    __slots__ = ("name", "kind", "_saved")
+
+    def __init__(self, name: str, kind: Optional[str] = None) -> None:
+        if not isinstance(name, str) or not name or name != name.strip() or "[" in name or "·" in name:
+            raise ValueError(f"a scope name must be a non-empty str without spaces at its ends, '[' or '·', "
+                             f"got {name!r}")
+        if kind is not None and not isinstance(kind, str):
+            raise TypeError(f"scope kind must be a str or None, got {type(kind).__name__}: {kind!r}")
+        self.name = name
+        self.kind = kind if kind is not None else _kind_of(name)
+        self._saved: list = []  # a stack, so one instance may be nested
+
+    def __enter__(self) -> "scope":
+        global current
+        self._saved.append(current)
+        current = (current, None, self.name, self.kind)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        global current
+        current = self._saved.pop()
+
+
+def _kind_of(name: str) -> str:
+    head, _, tail = name.rpartition(".")
+    return head if head and tail.isdigit() else name
+
+
+def function_scope(function: F) -> F:
+    """Decorate a function (a loss, a softmax) so that each call is a scope named after it."""
+    name = function.__name__
+
+    @functools.wraps(function)
+    def scoped(*args: Any, **kwargs: Any) -> Any:
+        global current
+        parent = current
+        current = (parent, None, name, name)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            current = parent
+
+    return scoped  # type: ignore[return-value]
+
+
+def method_scope(method: F) -> F:
+    """Decorate a module's method that builds a graph (``GPT.step``): each call is a scope ``<path>.step``."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global current
+        parent = current
+        current = (parent, _ref(self), name, type(self))
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            current = parent
+
+    return scoped  # type: ignore[return-value]
+
+
+def module_call(call: F) -> F:
+    """Wrap a Module subclass's ``__call__`` so that each call opens a scope (done by `Module` itself).
+
+    A ``__call__`` that calls ``super().__call__`` stays one scope.
+    """
+
+    @functools.wraps(call)
+    def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global current
+        parent = current
+        module = _ref(self)
+        if parent is not None and parent[MODULE] is module and parent[NAME] is None:
+            return call(self, *args, **kwargs)  # super().__call__ inside our own call
+        current = (parent, module, None, type(self))
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            current = parent
+
+    scoped._opens_scope = True  # type: ignore[attr-defined]
+    return scoped  # type: ignore[return-value]
+
+
+def records(record: Optional[tuple]) -> Iterator[tuple]:
+    """`record` and the records enclosing it, innermost first."""
+    while record is not None:
+        yield record
+        record = record[PARENT]
