@@ -152,7 +152,7 @@ def module_call(call: F) -> F:
                 current = parent
 
     scoped._opens_scope = True
-    return scoped  # type: ignore[no-any-return]
+    return scoped
 
 
 def _takes_one_argument(function: Callable) -> bool:
