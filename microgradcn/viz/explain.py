@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, TextIO
+from typing import Any, List, Optional, Set, TextIO, Tuple
 
 from ..engine import Value
-from .graph import DEFAULT_MAX_NODES, GraphView
+from .graph import DEFAULT_MAX_NODES, GraphTooLargeError, GraphView
 from .labels import format_number, op_symbol
 
 __all__ = ["explain", "forward_line", "backward_line"]
@@ -82,6 +82,9 @@ def explain(
     precision: Optional[int] = 6,
     file: Optional[TextIO] = None,
     max_nodes: Optional[int] = DEFAULT_MAX_NODES,
+    focus: Any = None,
+    call: Optional[int] = None,
+    radius: Optional[int] = None,
 ) -> str:
     """Print and return the chain-rule step of every node, in backward order.
 
@@ -89,18 +92,42 @@ def explain(
     ``.grad`` is read or changed). Unlabelled constants are left out; other
     unlabelled nodes are named as in the pictures (``v<i>`` in a graph built by
     hand, ``layers.0[0] · relu#1`` or a parameter's name in one built by modules).
+    `focus`, `call` and `radius` pick a part of the graph as `draw_graph` does
+    (a scope path, a Module, or a Value and its neighbours); `max_nodes` then
+    counts the nodes of that part.
 
     >>> from microgradcn.examples import apple_tax
     >>> text = explain(apple_tax(), file=None)  # doctest: +SKIP
     """
-    view = GraphView(root, max_nodes)
+    if focus is None and call is None and radius is None:
+        view = GraphView(root, max_nodes)
+        chosen: Set[int] = set(range(len(view.nodes)))
+    else:
+        view, chosen = _focused(root, max_nodes, focus, call, radius)
     grads = view.gradients()
     last = len(view.nodes) - 1
     lines = [f"反向传播:从输出 {view.name(last)} 出发,按链式法则逐个节点求导"]
-    for i in range(last, -1, -1):
+    for i in sorted(chosen, reverse=True):
         if not view.named(i) and i != last:
             continue
         lines.append(f"  {backward_line(view, i, grads, precision)}")
     text = "\n".join(lines)
     print(text, file=file if file is not None else sys.stdout)
     return text
+
+
+def _focused(root: Value, max_nodes: Optional[int], focus: Any, call: Optional[int],
+             radius: Optional[int]) -> Tuple[GraphView, Set[int]]:
+    """The whole graph's view and the positions `focus` picks (checked against `max_nodes`)."""
+    from .focus import select
+
+    if not isinstance(root, Value):
+        raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+    view = GraphView(root, None)
+    chosen = select(view, view.tree, focus, call, radius).nodes
+    if max_nodes is not None and len(chosen) > max_nodes:
+        raise GraphTooLargeError(
+            f"focus={focus!r} 有 {len(chosen)} 个节点,超过 max_nodes={max_nodes}:请选更小的部分"
+            f"(更深的作用域路径,或更小的 radius=)。 / The focus has {len(chosen)} nodes, more than "
+            f"max_nodes={max_nodes}: pick a smaller part (a deeper scope path, or a smaller radius=).")
+    return view, chosen

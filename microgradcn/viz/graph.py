@@ -22,28 +22,50 @@ class GraphTooLargeError(ValueError):
 
 def count_nodes(root: Value, limit: Optional[int] = None) -> int:
     """Number of distinct Values `root` depends on; stops counting past `limit`."""
+    return _count(root, limit)[0]
+
+
+def _count(root: Value, limit: Optional[int]) -> Tuple[int, bool]:
+    """(number of Values, up to just past `limit`; whether one of those counted was made inside a scope)."""
     seen = {id(root)}
+    scoped = getattr(root, "_scope", None) is not None
     stack = [root]
     while stack:
         for parent in stack.pop().parents:
             if id(parent) not in seen:
                 seen.add(id(parent))
+                scoped = scoped or getattr(parent, "_scope", None) is not None
                 if limit is not None and len(seen) > limit:
-                    return len(seen)
+                    return len(seen), scoped
                 stack.append(parent)
-    return len(seen)
+    return len(seen), scoped
 
 
 def check_size(root: Value, max_nodes: Optional[int]) -> None:
     if max_nodes is None:
         return
-    n = count_nodes(root, max_nodes)
+    n, scoped = _count(root, max_nodes)
     if n > max_nodes:
-        raise GraphTooLargeError(
-            f"the graph has more than max_nodes={max_nodes} Values; Graphviz would spend minutes on the "
-            f"layout and the picture would be unreadable. Draw a smaller part (one neuron, one layer) "
-            f"or pass a larger max_nodes (None for no limit) if you really want it."
-        )
+        raise GraphTooLargeError(too_large_message(max_nodes, scoped))
+
+
+def too_large_message(max_nodes: int, scoped: bool) -> str:
+    """Why a graph is refused and what works instead: Chinese first, then English."""
+    if scoped:
+        zh = ("用 depth=1 把模块调用画成方框(再用 depth=2、3 逐层展开),或用 focus= 只画一部分:"
+              "一个作用域路径(focus=\"layers.1\")、一个模块,或一个 Value 及其附近(focus=v, radius=2)")
+        en = ('draw module calls as boxes with depth=1 (then depth=2, 3 to open them), or draw one part with '
+              'focus=: a scope path (focus="layers.1"), a Module, or a Value and its neighbours (focus=v, radius=2)')
+    else:
+        zh = ("这个图是手工搭建的,没有作用域;用 focus=v, radius=2 只画某个 Value 附近的节点,"
+              "或在 with scope(\"名字\"): 中搭建它,再用 depth=1 画成方框")
+        en = ("this graph was built by hand and has no scopes: draw the neighbourhood of one Value with "
+              'focus=v, radius=2, or build it inside with scope("name"): blocks and draw them as boxes with depth=1')
+    return (f"计算图的节点超过 max_nodes={max_nodes} 个,整张图画出来既慢又看不清。{zh};"
+            f"确实要画整张图,请传入更大的 max_nodes(None 表示不限)。 / "
+            f"The graph has more than max_nodes={max_nodes} Values: drawn whole, it would take minutes to lay out "
+            f"and be unreadable. Instead, {en}; or pass a larger max_nodes (None for no limit) if you really want "
+            f"it.")
 
 
 def local_gradients(node: Value) -> Tuple:

@@ -319,6 +319,10 @@ def draw_graph(
     max_nodes: Optional[int] = DEFAULT_MAX_NODES,
     fmt: str = "svg",
     precision: Optional[int] = 6,
+    depth: Optional[int] = None,
+    focus: Union[str, Value, object, None] = None,
+    call: Optional[int] = None,
+    radius: Optional[int] = None,
 ) -> graphviz.Digraph:
     """Draw the graph that computed `root`; returns a `graphviz.Digraph`.
 
@@ -332,11 +336,23 @@ def draw_graph(
         show_data / show_grad: write ``.data`` / ``.grad`` (call backward() first).
         highlight: Value(s) to mark, e.g. the node a step-through is at.
         params: leaves to colour as parameters (node style).
-        max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
+        max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit. With
+            `depth` or `focus`, the limit counts drawn items (boxes, nodes, stubs).
         precision: significant digits for floats (None = full repr); Fractions stay exact.
+        depth: draw scopes (module calls, loss functions, ``with scope(...)``) nested `depth` deep as
+            boxes (see `microgradcn.viz.scoped`); None draws every node.
+        focus: draw one part: a scope path (``"layers.1"``, ``"layers.1[3]"``), a Module, or a Value
+            (with `radius`, default 2 edges either way). Values from outside are drawn as stubs.
+        call: which call of a focused scope folded over several calls (default 0).
+        radius: with a Value `focus`, how many edges away from it to draw.
     """
     if style not in ("node", "book"):
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    if depth is not None or focus is not None or call is not None or radius is not None:
+        from .scoped import draw_scoped
+
+        return draw_scoped(root, style, rankdir, show_data, show_grad, max_nodes, fmt, precision, depth, focus,
+                           call, radius)
     view = GraphView(root, max_nodes)
     texts = _state_texts(view, show_data, show_grad, precision, highlight)
     return _draw(view, texts, style, rankdir, fmt, params)

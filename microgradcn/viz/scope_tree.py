@@ -27,7 +27,7 @@ An explorer can draw any level of a graph of any size from this tree alone.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 from ..engine import Value
 from ..scopes import KIND, MODULE, NAME, PARENT
@@ -319,6 +319,8 @@ class ScopeTree:
         if not isinstance(path, str):
             raise TypeError(f"a scope path must be a str, got {type(path).__name__}: {path!r}")
         found = [box for box in self.boxes() if box.title == path]
+        if not found and path in self._model_paths():
+            raise ValueError(f"{path!r} is a module of the model, but it made no nodes in this graph")
         if not found:
             titles = sorted({box.title for box in self.boxes()})
             close = difflib.get_close_matches(path, titles, n=3, cutoff=0.5)
@@ -327,6 +329,17 @@ class ScopeTree:
                                                                   if titles else "; it has no scopes")
             raise ValueError(f"no scope {path!r} made nodes in this graph{hint}")
         return found
+
+
+    def _model_paths(self) -> Set[str]:
+        """Every sub-module's attribute path in the modules that made this graph."""
+        paths: Set[str] = set()
+        for call in self.calls.values():
+            module = call.record[MODULE]() if call.record[MODULE] is not None else None
+            if module is not None:
+                base = self._module_path(call)
+                paths.update(_join(base, name) for name in _attribute_names(module).values())
+        return paths
 
 
 def _forward_order(view: GraphView) -> List[int]:

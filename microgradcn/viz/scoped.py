@@ -1,0 +1,447 @@
+"""Draw a graph by its scopes: module calls as boxes (`depth=`), one part of it (`focus=`).
+
+What is drawn is a list of *items*: a closed box (a scope folded over its
+calls, ``layers.1.neurons ×100``), a single node, a node that stands for the
+same node of every call of a folded box that is open (``relu#1 ×100``), one
+output of a large call without sub-scopes (its nodes that feed that output
+alone), or a stub (a value from outside the focus, or a user outside it).
+Boxes that are open are Graphviz clusters. Between two items there is at most
+one arrow, labelled with the number of values it carries when more than one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+
+import graphviz
+
+from .focus import Selection, call_nodes
+from .graph import GraphTooLargeError, GraphView
+from .labels import format_number, html_text, op_symbol
+from .scope_tree import Call, Scope, ScopeTree
+
+__all__ = ["Part", "Picture", "plan", "draw_plan", "BIG_CALL"]
+
+BIG_CALL = 400  # a call with more nodes than this and no sub-scopes opens one output at a time
+CROWDED = 12  # an open box with more nodes of its own than this draws one item per op
+MODULE_FILL = "#ede9fe"
+FUNCTION_FILL = "#ffedd5"
+STUB_COLOR = "#6b7280"
+NORM_PARAMS = "‖∂根/∂参数‖₂"
+NORM_OUTPUTS = "‖∂根/∂输出‖₂"
+
+Key = Tuple[Any, ...]
+
+
+class Part:
+    """Some calls of one box (all of them, or those inside the calls of the part around it)."""
+
+    def __init__(self, tree: ScopeTree, box: Scope, calls: List[Call], level: int) -> None:
+        self.tree = tree
+        self.box = box
+        self.calls = calls
+        self.level = level
+        whole = len(calls) == len(box.calls)
+        self.nodes: Set[int] = set(box.nodes) if whole else {i for c in calls for i in call_nodes(tree, c)}
+        self.key: Key = ("box", id(box), tuple(id(c) for c in calls) if not whole else ())
+
+    def children(self) -> List["Part"]:
+        mine = {id(c) for c in self.calls}
+        parts = []
+        for child in self.box.children:
+            calls = [c for c in child.calls if c.parent is not None and id(c.parent) in mine]
+            if calls:
+                parts.append(Part(self.tree, child, calls, self.level + 1))
+        return parts
+
+    @property
+    def title(self) -> str:
+        if len(self.calls) == 1:
+            return self.calls[0].name if len(self.box.calls) > 1 else self.box.title
+        return f"{self.box.title} ×{len(self.calls)}"
+
+    def sizes(self) -> List[int]:
+        return [len(c.nodes) for c in self.calls]
+
+
+class Picture:
+    """The items to draw, where each sits (in which open box) and the arrows between them."""
+
+    def __init__(self, view: GraphView, tree: Optional[ScopeTree], selection: Selection) -> None:
+        self.view = view
+        self.tree = tree
+        self.selection = selection
+        self.item_of: Dict[int, Key] = {}  # node position -> the item drawing it
+        self.items: Dict[Key, Any] = {}  # key -> Part, node position, (part, local name, [positions]), ...
+        self.inside: Dict[Key, Optional[Key]] = {}  # item or cluster key -> the open box (cluster) holding it
+        self.clusters: Dict[Key, Part] = {}
+        self.edges: Dict[Tuple[Key, Key], Set[int]] = {}
+        self._ids: Dict[Key, str] = {}
+
+    def ident(self, key: Key) -> str:
+        """The DOT name of an item or cluster: ``i0, i1, ...`` in the order first asked for."""
+        if key not in self._ids:
+            self._ids[key] = f"i{len(self._ids)}"
+        return self._ids[key]
+
+    def add(self, key: Key, what: Any, container: Optional[Key], positions: List[int]) -> None:
+        if key not in self.items:
+            self.items[key] = what
+            self.inside[key] = container
+        for i in positions:
+            self.item_of[i] = key
+
+    def count(self) -> int:
+        return len(self.items)
+
+
+def plan(view: GraphView, tree: Optional[ScopeTree], selection: Selection, depth: Optional[int]) -> Picture:
+    """Decide the items of the picture: boxes down to `depth` (None: every node), then the arrows."""
+    pic = Picture(view, tree, selection)
+    frame: Optional[Key] = None
+    if selection.call is not None:
+        assert tree is not None
+        part = Part(tree, selection.box, [selection.call], 0)  # type: ignore[arg-type]
+        frame = ("frame",)
+        pic.clusters[frame] = part
+        pic.inside[frame] = None
+        _open(pic, part, depth, frame, 0)
+    elif tree is not None and selection.around is None:
+        parts = [Part(tree, box, box.calls, 1) for box in tree.top]
+        for part in parts:
+            _place(pic, part, depth, None)
+    for i in sorted(selection.nodes):
+        if i not in pic.item_of:
+            pic.add(("node", i), i, frame, [i])
+    _arrows(pic)
+    return pic
+
+
+def _place(pic: Picture, part: Part, depth: Optional[int], container: Optional[Key]) -> None:
+    """Put `part` in the picture: closed at `depth`, otherwise open with its contents."""
+    if depth is not None and part.level >= depth:
+        pic.add(part.key, part, container, sorted(part.nodes & pic.selection.nodes))
+        return
+    pic.clusters[part.key] = part
+    pic.inside[part.key] = container
+    _open(pic, part, depth, part.key, part.level)
+
+
+def _open(pic: Picture, part: Part, depth: Optional[int], key: Key, level: int) -> None:
+    children = part.children()
+    for child in children:
+        child.level = level + 1
+        _place(pic, child, depth, key)
+    inner = set().union(*(c.nodes for c in children)) if children else set()
+    direct = sorted((part.nodes - inner) & pic.selection.nodes)
+    if not children and max(part.sizes()) > BIG_CALL:
+        _slices(pic, part, direct, key)
+        return
+    folded = len(part.calls) > 1
+    tree = pic.tree
+    crowded = len(direct) > CROWDED
+    for i in direct:
+        if (folded or crowded) and tree is not None and i not in tree.param_names:
+            local = tree.names[i].rpartition(" · ")[2]
+            if crowded:  # many nodes made right in the call: one item per op (16 additions: one item)
+                local = local.partition("#")[0]
+            item = ("same", id(part), local)
+            if item not in pic.items:
+                pic.add(item, (part, local, []), key, [])
+            pic.items[item][2].append(i)
+            pic.item_of[i] = item
+        else:
+            pic.add(("node", i), i, key, [i])
+
+
+def _slices(pic: Picture, part: Part, direct: List[int], key: Key) -> None:
+    """A large call without sub-scopes: one item per output (the nodes only it depends on), one for the rest."""
+    view = pic.view
+    inside = set(direct)
+    feeds: Dict[int, Set[int]] = {}
+    outputs: Dict[int, int] = {}  # output position -> its index within its call
+    for call in part.calls:
+        for k, o in enumerate(call.outputs):
+            outputs[o] = k
+    for i in sorted(inside, reverse=True):  # users before the nodes they use
+        reach = {outputs[i]} if i in outputs else set()
+        for j, _ in view.uses[i]:
+            if j in inside:
+                reach |= feeds.get(j, set())
+        feeds[i] = reach
+    for i in direct:
+        reach = feeds[i]
+        item: Key = ("slice", id(part), next(iter(reach))) if len(reach) == 1 else ("slice", id(part), None)
+        if item not in pic.items:
+            pic.add(item, (part, item[2], []), key, [])
+        pic.items[item][2].append(i)
+        pic.item_of[i] = item
+
+
+def _arrows(pic: Picture) -> None:
+    """One arrow per pair of items, carrying the set of values that flow along it; stubs for the outside."""
+    view = pic.view
+    shown = pic.selection.nodes
+    for j in sorted(shown):
+        head = pic.item_of[j]
+        for p in view.nodes[j].parents:
+            i = view.pos(p)
+            tail = pic.item_of[i] if i in shown else _stub(pic, i, "in")
+            if tail != head:
+                pic.edges.setdefault((tail, head), set()).add(i)
+        for k, _ in view.uses[j]:
+            if k not in shown:
+                pic.edges.setdefault((head, _stub(pic, k, "out")), set()).add(j)
+
+
+def _stub(pic: Picture, i: int, way: str) -> Key:
+    """A value from outside the selection (or a user outside it), drawn once per outside call."""
+    tree = pic.tree
+    call = None
+    if tree is not None and tree.place[i] is not None:
+        call = _innermost_call(tree, i)
+    key: Key = ("stub", way, id(call)) if call is not None else ("stub", way, i)
+    if key not in pic.items:
+        pic.items[key] = (way, call.name if call is not None else pic.view.name(i))
+        pic.inside[key] = None
+    return key
+
+
+def _innermost_call(tree: ScopeTree, i: int) -> Optional[Call]:
+    box = tree.place[i]
+    if box is None:
+        return None
+    for call in box.calls:
+        if i in call.own or i in call.nodes:
+            return call
+    return box.calls[0]
+
+
+# ------------------------------------------------------------------ drawing
+def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, show_grad: bool,
+              precision: Optional[int], max_nodes: Optional[int]) -> graphviz.Digraph:
+    """Draw the planned items into `g` (made by render's `_new_digraph`)."""
+    if max_nodes is not None and pic.count() > max_nodes:
+        raise GraphTooLargeError(
+            f"这幅图有 {pic.count()} 个条目,超过 max_nodes={max_nodes}:请用更小的 depth=,或用 focus= 只画一部分。"
+            f" / The picture has {pic.count()} items, more than max_nodes={max_nodes}: use a smaller depth=, "
+            "or focus= on one part.")
+    grads = pic.view.gradients()
+    texts = _Writer(pic, style, show_data, show_grad, precision, grads)
+    bodies: Dict[Optional[Key], List[str]] = {}
+    for key in pic.items:
+        bodies.setdefault(pic.inside[key], []).append(texts.item(key))
+    _emit_clusters(g, pic, texts, bodies, None)
+    for (tail, head), values in pic.edges.items():
+        g.edge(pic.ident(tail), pic.ident(head), **texts.arrow(values))
+    if any(isinstance(what, Part) for what in pic.items.values()) or pic.clusters:
+        g.node("legend", label=_legend(style), shape="plaintext", fontsize="10")
+    return g
+
+
+def _emit_clusters(g: Any, pic: Picture, texts: "_Writer", bodies: Dict, container: Optional[Key]) -> None:
+    for line in bodies.get(container, []):
+        g.body.append(line)
+    for key, part in pic.clusters.items():
+        if pic.inside[key] == container:
+            with g.subgraph(name=f"cluster_{pic.ident(key)}") as sub:
+                sub.attr(label=texts.cluster_label(part), labeljust="l", style="rounded,filled",
+                         fillcolor=_fill(part.box, light=True), color="#7c3aed" if part.box.module else "#ea580c",
+                         fontsize="11")
+                _emit_clusters(sub, pic, texts, bodies, key)
+
+
+def _fill(box: Scope, light: bool = False) -> str:
+    if box.module is not None:
+        return "#f5f3ff" if light else MODULE_FILL
+    return "#fff7ed" if light else FUNCTION_FILL
+
+
+def _legend(style: str) -> str:
+    rows = [
+        f'<TR><TD BGCOLOR="{MODULE_FILL}">模块调用(module call)</TD></TR>',
+        f'<TR><TD BGCOLOR="{FUNCTION_FILL}">函数或命名作用域(function, scope)</TD></TR>',
+        f"<TR><TD>{html_text(NORM_PARAMS)}:有参数的方框,其参数梯度的 2-范数(各次调用之和,即 .grad)</TD></TR>",
+        f"<TR><TD>{html_text(NORM_OUTPUTS)}:无参数的方框,其输出梯度的 2-范数</TD></TR>",
+        "<TR><TD>×N:同一模块的 N 次调用折叠为一个方框;箭头上的数字:经过的值的个数</TD></TR>",
+    ]
+    return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{"".join(rows)}</TABLE>>'
+
+
+class _Writer:
+    """The DOT text of items and arrows."""
+
+    def __init__(self, pic: Picture, style: str, show_data: bool, show_grad: bool, precision: Optional[int],
+                 grads: List[Any]) -> None:
+        self.pic = pic
+        self.style = style
+        self.show_data = show_data
+        self.show_grad = show_grad
+        self.precision = precision
+        self.grads = grads
+
+    def line(self, key: Key, **attrs: str) -> str:
+        return _line(self.pic.ident(key), **attrs)
+
+    def number(self, x: Any) -> str:
+        return format_number(x.data if hasattr(x, "data") else x, self.precision)
+
+    def item(self, key: Key) -> str:
+        what = self.pic.items[key]
+        if key[0] == "box":
+            return self.line(key, label=self.box_label(what), shape="box", style="rounded,filled",
+                         fillcolor=_fill(what.box), color="#4c1d95" if what.box.module else "#9a3412")
+        if key[0] == "node":
+            return self.node(key, what)
+        if key[0] == "stub":
+            way, name = what
+            return self.line(key, label=f"<{html_text(('← ' if way == 'in' else '→ ') + name)}>", shape="plaintext",
+                         fontcolor=STUB_COLOR, fontsize="10")
+        part, local, positions = what
+        if key[0] == "slice":
+            title = f"{part.box.title} · 输出 {local}" if local is not None else f"{part.box.title} · 共用的节点"
+        else:
+            title = local
+        times = f" ×{len(part.calls)}" if len(part.calls) > 1 and key[0] == "same" else ""
+        count = f"{len(positions)} 个节点" if key[0] == "slice" else ("" if "#" in local else f"{len(positions)} 个")
+        rows = [f"<TR><TD><B>{html_text(title + times)}</B></TD></TR>"]
+        if count:
+            rows.append(f"<TR><TD>{count}</TD></TR>")
+        return self.line(key, label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0">{"".join(rows)}</TABLE>>',
+                     shape="box", style="filled,dashed" if key[0] == "slice" else "filled", fillcolor="#ffffff")
+
+    def node(self, key: Key, i: int) -> str:
+        from .render import COLORS, _kind  # render imports this module
+
+        view = self.pic.view
+        v = view.nodes[i]
+        kind = _kind(view, i, set())
+        if self.style == "book":
+            if v.is_leaf:
+                return self.line(key, label=f"<{html_text(self.short_name(key, i))}>", shape="plaintext",
+                                 fontsize="12")
+            symbol = op_symbol(v)
+            return self.line(key, label=f"<{html_text(symbol)}>", shape="circle", tooltip=view.name(i),
+                         fontsize="16" if len(symbol) <= 2 else "10", width="0.45", fixedsize="true"
+                         if len(symbol) <= 2 else "false")
+        cells = [f"<TD><B>{html_text(self.short_name(key, i))}</B></TD>"]
+        if self.show_data:
+            cells.append(f"<TD>data {html_text(self.number(v.data))}</TD>")
+        if self.show_grad:
+            cells.append(f'<TD><FONT COLOR="#c0392b">grad {html_text(self.number(self.grads[i]))}</FONT></TD>')
+        return self.line(key, label=f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
+                                f'BGCOLOR="{COLORS[kind]}"><TR>{"".join(cells)}</TR></TABLE>>', shape="plain")
+
+    def short_name(self, key: Key, i: int) -> str:
+        """Node i's name, without the call's name when it sits in that call's open box (the box says it)."""
+        name = self.pic.view.name(i)
+        container = self.pic.inside.get(key)
+        part = self.pic.clusters.get(container) if container is not None else None
+        if part is not None and len(part.calls) == 1:
+            head, dot, rest = name.partition(" · ")
+            if dot and head == part.calls[0].name:
+                return rest
+        return name
+
+    def box_label(self, part: Part) -> str:
+        rows = [f"<TR><TD><B>{html_text(part.title)}</B></TD></TR>",
+                f'<TR><TD><FONT POINT-SIZE="10">{html_text(part.box.kind)}</FONT></TD></TR>',
+                f"<TR><TD>{html_text(_sizes(part))}</TD></TR>"]
+        rows.extend(f"<TR><TD>{html_text(line)}</TD></TR>" for line in self.outputs(part))
+        if self.show_grad:
+            rows.append(f'<TR><TD><FONT COLOR="#c0392b">{html_text(self.norm(part))}</FONT></TD></TR>')
+        return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
+
+    def cluster_label(self, part: Part) -> str:
+        line = f"{part.title}  ({part.box.kind}, {_sizes(part)})"
+        if self.show_grad:
+            line += f"  {self.norm(part)}"
+        return f"<{html_text(line)}>"
+
+    def outputs(self, part: Part) -> List[str]:
+        """Data and grad of the outputs of the part's first call (at most 3 written out)."""
+        outs = part.calls[0].outputs
+        lines = []
+        prefix = "[0] " if len(part.calls) > 1 else ""
+        for i in outs[:3]:
+            bits = []
+            if self.show_data:
+                bits.append(f"data {self.number(self.pic.view.nodes[i].data)}")
+            if self.show_grad:
+                bits.append(f"grad {self.number(self.grads[i])}")
+            if bits:
+                lines.append(prefix + "输出 " + ", ".join(bits))
+        if len(outs) > 3:
+            lines.append(f"…共 {len(outs)} 个输出")
+        return lines
+
+    def norm(self, part: Part) -> str:
+        tree = self.pic.tree
+        assert tree is not None
+        params = [i for i in part.nodes if i in tree.param_names]
+        if params:
+            return f"{NORM_PARAMS} = {self.number(_norm(self.grads[i] for i in params))}"
+        outs = [i for c in part.calls for i in c.outputs]
+        return f"{NORM_OUTPUTS} = {self.number(_norm(self.grads[i] for i in outs))}"
+
+    def arrow(self, values: Set[int]) -> Dict[str, str]:
+        if len(values) > 1:
+            return {"label": str(len(values)), "fontsize": "10"}
+        if self.style == "book" and (self.show_data or self.show_grad):
+            (i,) = values
+            top = self.number(self.pic.view.nodes[i].data) if self.show_data else ""
+            bottom = self.number(self.grads[i]) if self.show_grad else ""
+            return {"label": f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1"><TR><TD>'
+                             f'{html_text(top)}</TD></TR><HR/><TR><TD><FONT COLOR="#c0392b">{html_text(bottom)}'
+                             f"</FONT></TD></TR></TABLE>>", "fontsize": "10"}
+        return {}
+
+
+def _line(name: str, **attrs: str) -> str:
+    """One DOT node statement (as graphviz would write it); HTML-like labels as they are, other values quoted."""
+    parts = []
+    for attr, value in attrs.items():
+        if value.startswith("<") and value.endswith(">"):
+            parts.append(f"{attr}={value}")
+        else:
+            parts.append(f'{attr}="{_quoted(value)}"')
+    return f"\t{name} [{' '.join(parts)}]\n"
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _sizes(part: Part) -> str:
+    sizes = part.sizes()
+    low, high = min(sizes), max(sizes)
+    per = f"{low}" if low == high else f"{low}–{high}"
+    return f"{per} 个节点" if len(sizes) == 1 else f"每次 {per} 个节点"
+
+
+def _norm(values: Iterator[Any]) -> float:
+    return math.sqrt(sum(float(g.data if hasattr(g, "data") else g) ** 2 for g in values))
+
+
+def draw_scoped(root: Any, style: str, rankdir: str, show_data: bool, show_grad: bool, max_nodes: Optional[int],
+                fmt: str, precision: Optional[int], depth: Any, focus: Any, call: Any,
+                radius: Any) -> graphviz.Digraph:
+    """`draw_graph` with `depth=` or `focus=`: check every argument, plan the items, draw them."""
+    from .focus import check_depth, select
+    from .render import _new_digraph  # render imports this module
+
+    depth = check_depth(depth)
+    if not isinstance(root, GraphView) and not hasattr(root, "parents"):
+        raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+    view = root if isinstance(root, GraphView) else GraphView(root, None)
+    tree = view.tree
+    if depth is not None and tree is None and not hasattr(focus, "parents"):
+        raise ValueError("depth= draws scopes as boxes, but this graph was built by hand and has none "
+                         "(no node was made inside a Module call, a loss function or `with scope(...)`); "
+                         "draw it whole, or focus on a Value: focus=v, radius=2")
+    selection = select(view, tree, focus, call, radius)
+    pic = plan(view, tree, selection, depth)
+    g = _new_digraph(rankdir, fmt, style)
+    g.attr(compound="true")
+    return draw_plan(pic, style, g, show_data, show_grad, precision, max_nodes)
