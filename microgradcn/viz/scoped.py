@@ -201,6 +201,9 @@ def _stub(pic: Picture, i: int, way: str) -> Key:
     call = None
     if tree is not None and tree.place[i] is not None:
         call = _innermost_call(tree, i)
+        level = pic.selection.box.depth if pic.selection.box is not None else 1
+        while call.parent is not None and call.scope.depth > level:
+            call = call.parent  # named after the outside call beside the focus: layers.0[2], not its neurons
     key: Key = ("stub", way, id(call)) if call is not None else ("stub", way, i)
     if key not in pic.items:
         pic.items[key] = (way, call.name if call is not None else pic.view.name(i))
@@ -208,10 +211,9 @@ def _stub(pic: Picture, i: int, way: str) -> Key:
     return key
 
 
-def _innermost_call(tree: ScopeTree, i: int) -> Optional[Call]:
+def _innermost_call(tree: ScopeTree, i: int) -> Call:
     box = tree.place[i]
-    if box is None:
-        return None
+    assert box is not None
     for call in box.calls:
         if i in call.own or i in call.nodes:
             return call
