@@ -261,3 +261,28 @@ def test_every_node_is_drawn_once_and_every_arrow_carries_the_values_crossing_it
             if tail != head:
                 crossing.setdefault((tail, head), set()).add(view.pos(p))
     assert crossing == pic.edges
+
+
+# ------------------------------------------------------------------ step-through, box by box
+def test_frames_at_depth_step_box_by_box_in_dependency_order():
+    from microgradcn.viz import draw_frame, frames
+
+    model, loss, _ = moons_like(n_points=5)
+    steps = frames(loss, depth=2)
+    texts = [f.text for f in steps]
+    forward = [t for t in texts if t.startswith("前向")]
+    backward = [t for t in texts if t.startswith("反向")]
+    assert len(forward) == len(backward) == len(steps) // 2 < 12
+    assert [t.split(":")[1] for t in forward[:3]] == [f"计算 layers.{k} ×5(每次 {n} 个节点)" for k, n in
+                                                      ((0, 17), (1, 14), (2, 4))]
+    assert backward[0].endswith("的梯度") and "layers.0 ×5" in backward[-1]
+    first = draw_frame(steps[0]).source
+    assert "data ?" in first or ", grad ?" in first  # later boxes are not computed yet
+    assert 'penwidth="3"' in first
+    last = draw_frame(steps[-1]).source
+    assert "= ?" not in last and "grad ?" not in last
+    with pytest.raises(ValueError, match="depth must be"):
+        frames(loss, depth=0)
+    a = Value(1.0, label="a")
+    with pytest.raises(ValueError, match="built by hand"):
+        frames(a * 2, depth=1)

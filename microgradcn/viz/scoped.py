@@ -12,7 +12,7 @@ one arrow, labelled with the number of values it carries when more than one.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import graphviz
 
@@ -28,6 +28,7 @@ CROWDED = 12  # an open box with more nodes of its own than this draws one item 
 MODULE_FILL = "#ede9fe"
 FUNCTION_FILL = "#ffedd5"
 STUB_COLOR = "#6b7280"
+HIGHLIGHT = "#e74c3c"
 NORM_PARAMS = "‖∂根/∂参数‖₂"
 NORM_OUTPUTS = "‖∂根/∂输出‖₂"
 
@@ -222,8 +223,9 @@ def _innermost_call(tree: ScopeTree, i: int) -> Call:
 
 # ------------------------------------------------------------------ drawing
 def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, show_grad: bool,
-              precision: Optional[int], max_nodes: Optional[int]) -> graphviz.Digraph:
-    """Draw the planned items into `g` (made by render's `_new_digraph`)."""
+              precision: Optional[int], max_nodes: Optional[int], frame: Any = None) -> graphviz.Digraph:
+    """Draw the planned items into `g` (made by render's `_new_digraph`); a step-through's `frame` says what is
+    known and which item is being processed."""
     if max_nodes is not None and pic.count() > max_nodes:
         raise GraphTooLargeError(
             f"这幅图有 {pic.count()} 个条目,超过 max_nodes={max_nodes}:请用更小的 depth=,或用 focus= 只画一部分。"
@@ -231,6 +233,9 @@ def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, sh
             "or focus= on one part.")
     grads = pic.view.gradients()
     texts = _Writer(pic, style, show_data, show_grad, precision, grads)
+    if frame is not None:
+        texts.known_data, texts.known_grads = frame.data, frame.grads
+        texts.hot = {pic.item_of[frame.position]}
     bodies: Dict[Optional[Key], List[str]] = {}
     for key in pic.items:
         bodies.setdefault(pic.inside[key], []).append(texts.item(key))
@@ -282,9 +287,29 @@ class _Writer:
         self.show_grad = show_grad
         self.precision = precision
         self.grads = grads
+        self.known_data: Optional[Sequence[Any]] = None  # a step-through's frame: None marks what is not known
+        self.known_grads: Optional[Sequence[Any]] = None
+        self.hot: Set[Key] = set()  # the items a step-through is at
 
     def line(self, key: Key, **attrs: str) -> str:
+        if key in self.hot:
+            attrs.update(color=HIGHLIGHT, penwidth="3")
         return _line(self.pic.ident(key), **attrs)
+
+    def data(self, i: int) -> str:
+        """Node i's number, or '?' while a step-through has not computed it yet."""
+        known = self.known_data
+        return "?" if known is not None and known[i] is None else self.number(self.pic.view.nodes[i].data)
+
+    def grad(self, i: int) -> str:
+        known = self.known_grads
+        return "?" if known is not None and known[i] is None else self.number(self.grads[i])
+
+    def norm_of(self, positions: List[int]) -> str:
+        known = self.known_grads
+        if known is not None and any(known[i] is None for i in positions):
+            return "?"
+        return self.number(_norm(self.grads[i] for i in positions))
 
     def number(self, x: Any) -> str:
         return format_number(x.data if hasattr(x, "data") else x, self.precision)
@@ -329,9 +354,9 @@ class _Writer:
                          if len(symbol) <= 2 else "false")
         cells = [f"<TD><B>{html_text(self.short_name(key, i))}</B></TD>"]
         if self.show_data:
-            cells.append(f"<TD>data {html_text(self.number(v.data))}</TD>")
+            cells.append(f"<TD>data {html_text(self.data(i))}</TD>")
         if self.show_grad:
-            cells.append(f'<TD><FONT COLOR="#c0392b">grad {html_text(self.number(self.grads[i]))}</FONT></TD>')
+            cells.append(f'<TD><FONT COLOR="#c0392b">grad {html_text(self.grad(i))}</FONT></TD>')
         return self.line(key, label=f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" '
                                 f'BGCOLOR="{COLORS[kind]}"><TR>{"".join(cells)}</TR></TABLE>>', shape="plain")
 
@@ -369,9 +394,9 @@ class _Writer:
         for i in outs[:3]:
             bits = []
             if self.show_data:
-                bits.append(f"data {self.number(self.pic.view.nodes[i].data)}")
+                bits.append(f"data {self.data(i)}")
             if self.show_grad:
-                bits.append(f"grad {self.number(self.grads[i])}")
+                bits.append(f"grad {self.grad(i)}")
             if bits:
                 lines.append(prefix + "输出 " + ", ".join(bits))
         if len(outs) > 3:
@@ -383,17 +408,17 @@ class _Writer:
         assert tree is not None
         params = [i for i in part.nodes if i in tree.param_names]
         if params:
-            return f"{NORM_PARAMS} = {self.number(_norm(self.grads[i] for i in params))}"
+            return f"{NORM_PARAMS} = {self.norm_of(params)}"
         outs = [i for c in part.calls for i in c.outputs]
-        return f"{NORM_OUTPUTS} = {self.number(_norm(self.grads[i] for i in outs))}"
+        return f"{NORM_OUTPUTS} = {self.norm_of(outs)}"
 
     def arrow(self, values: Set[int]) -> Dict[str, str]:
         if len(values) > 1:
             return {"label": str(len(values)), "fontsize": "10"}
         if self.style == "book" and (self.show_data or self.show_grad):
             (i,) = values
-            top = self.number(self.pic.view.nodes[i].data) if self.show_data else ""
-            bottom = self.number(self.grads[i]) if self.show_grad else ""
+            top = self.data(i) if self.show_data else ""
+            bottom = self.grad(i) if self.show_grad else ""
             return {"label": f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1"><TR><TD>'
                              f'{html_text(top)}</TD></TR><HR/><TR><TD><FONT COLOR="#c0392b">{html_text(bottom)}'
                              f"</FONT></TD></TR></TABLE>>", "fontsize": "10"}
@@ -447,3 +472,78 @@ def draw_scoped(root: Any, style: str, rankdir: str, show_data: bool, show_grad:
     g = _new_digraph(rankdir, fmt, style)
     g.attr(compound="true")
     return draw_plan(pic, style, g, show_data, show_grad, precision, max_nodes)
+
+
+def item_frames(view: GraphView, depth: int, precision: Optional[int]) -> List[Any]:
+    """Forward then backward frames, one per drawn item (box or node) at `depth`, for `viz.steps.frames`.
+
+    Items are taken in the order the arrows between them allow (the backward pass in reverse); what a
+    frame knows is the values (or gradients) of the items done so far. Its `position` is a node of the
+    current item.
+    """
+    from .focus import Selection
+    from .steps import Frame
+
+    pic = plan(view, view.tree, Selection(set(range(len(view)))), depth)
+    members: Dict[Key, List[int]] = {}
+    for i, key in pic.item_of.items():
+        members.setdefault(key, []).append(i)
+    order = _item_order(pic, members)
+    grads = view.gradients()
+    out = []
+    data: List[Any] = [None] * len(view)
+    for step, key in enumerate(order, 1):
+        for i in members[key]:
+            data[i] = view.nodes[i].data
+        out.append(Frame(view, "forward", step, max(members[key]), tuple(data), (None,) * len(view),
+                         f"前向 {step}/{len(order)}:计算 {_what(pic, key)}", depth))
+    known: List[Any] = [None] * len(view)
+    for step, key in enumerate(reversed(order), 1):
+        for i in members[key]:
+            known[i] = grads[i]
+        out.append(Frame(view, "backward", step, max(members[key]), tuple(data), tuple(known),
+                         f"反向 {step}/{len(order)}:求 {_what(pic, key)} 的梯度", depth))
+    return out
+
+
+def _item_order(pic: Picture, members: Dict[Key, List[int]]) -> List[Key]:
+    """Items so that each comes after the items it reads (Kahn's algorithm; a cycle, possible between
+    folded boxes, is broken at the item whose last node comes first)."""
+    uses = {key: 0 for key in members}
+    after: Dict[Key, List[Key]] = {key: [] for key in members}
+    for tail, head in pic.edges:
+        if tail in members and head in members:
+            uses[head] += 1
+            after[tail].append(head)
+    order: List[Key] = []
+    waiting = set(members)
+    while waiting:
+        ready = [key for key in waiting if uses[key] == 0] or [min(waiting, key=lambda k: max(members[k]))]
+        key = min(ready, key=lambda k: max(members[k]))
+        order.append(key)
+        waiting.discard(key)
+        for nxt in after[key]:
+            uses[nxt] -= 1
+    return order
+
+
+def _what(pic: Picture, key: Key) -> str:
+    what = pic.items[key]
+    if isinstance(what, Part):
+        return f"{what.title}({_sizes(what)})"
+    if key[0] == "node":
+        return pic.view.name(what)
+    if key[0] == "slice":
+        return f"{what[0].box.title} · 输出 {what[1]}" if what[1] is not None else f"{what[0].box.title} · 共用的节点"
+    return f"{what[0].box.title} · {what[1]}"
+
+
+def draw_item_frame(frame: Any, style: str, rankdir: str, fmt: str, precision: Optional[int]) -> graphviz.Digraph:
+    """One frame of `item_frames`, drawn at its depth with the current item highlighted."""
+    from .focus import Selection
+    from .render import _new_digraph
+
+    view = frame.view
+    pic = plan(view, view.tree, Selection(set(range(len(view)))), frame.depth)
+    g = _new_digraph(rankdir, fmt, style)
+    return draw_plan(pic, style, g, True, True, precision, None, frame)

@@ -19,7 +19,7 @@ import graphviz
 
 from ..engine import Value
 from .explain import backward_line, forward_line
-from .graph import DEFAULT_MAX_NODES, GraphView
+from .graph import DEFAULT_MAX_NODES, GraphTooLargeError, GraphView
 from .labels import format_number, html_text
 from .render import DEFAULT_DPI, FONT, UNKNOWN, _draw, _Texts, cell_widths, pipe
 
@@ -32,10 +32,11 @@ class Frame:
     being processed, and what is known: `data[i]` / `grads[i]` (None = unknown)
     for each node of `view.nodes`. `text` says what happens, in Chinese."""
 
-    __slots__ = ("view", "phase", "step", "position", "data", "grads", "text")
+    __slots__ = ("view", "phase", "step", "position", "data", "grads", "text", "depth")
 
     def __init__(
-        self, view: GraphView, phase: str, step: int, position: int, data: Tuple, grads: Tuple, text: str
+        self, view: GraphView, phase: str, step: int, position: int, data: Tuple, grads: Tuple, text: str,
+        depth: Optional[int] = None,
     ) -> None:
         self.view = view
         self.phase = phase
@@ -44,6 +45,7 @@ class Frame:
         self.data = data
         self.grads = grads
         self.text = text
+        self.depth = depth  # a frame of a whole box at this depth of scopes (None: of one node)
 
     @property
     def node(self) -> Value:
@@ -94,11 +96,40 @@ def backward_frames(
 
 
 def frames(
-    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES
+    root: Value, precision: Optional[int] = 6, max_nodes: Optional[int] = DEFAULT_MAX_NODES,
+    depth: Optional[int] = None,
 ) -> List[Frame]:
-    """The forward frames followed by the backward frames (2 × number of nodes)."""
+    """The forward frames followed by the backward frames (2 × number of nodes).
+
+    With `depth`, a graph built by modules is stepped through box by box: one
+    frame per item of ``draw_graph(root, depth=depth)`` and pass, so a deep
+    network's passes take tens of frames, not thousands (`max_nodes` then
+    counts those items).
+    """
+    if depth is not None:
+        return _item_frames(root, precision, max_nodes, depth)
     view = GraphView(root, max_nodes)
     return forward_frames(view, precision) + backward_frames(view, precision)
+
+
+def _item_frames(root: Value, precision: Optional[int], max_nodes: Optional[int], depth: object) -> List[Frame]:
+    from .focus import check_depth
+    from .scoped import item_frames
+
+    level = check_depth(depth)
+    assert level is not None
+    if not isinstance(root, Value):
+        raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+    view = GraphView(root, None)
+    if view.tree is None:
+        raise ValueError("depth= steps through scopes box by box, but this graph was built by hand and has none; "
+                         "use frames(root) for one frame per node")
+    out = item_frames(view, level, precision)
+    if max_nodes is not None and len(out) > 2 * max_nodes:
+        raise GraphTooLargeError(f"这幅图有 {len(out) // 2} 个条目,超过 max_nodes={max_nodes}:请用更小的 depth=。"
+                                 f" / The picture has {len(out) // 2} items, more than max_nodes={max_nodes}: use a "
+                                 "smaller depth=.")
+    return out
 
 
 def _known_texts(view: GraphView, data, grads, precision: Optional[int]) -> _Texts:
@@ -149,6 +180,13 @@ def draw_frame(frame: Frame, style: str = "node", rankdir: str = "LR", fmt: str 
     frame's text as a caption underneath (``caption=False`` leaves it out)."""
     if style not in ("node", "book"):
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    if frame.depth is not None:
+        from .scoped import draw_item_frame
+
+        g = draw_item_frame(frame, style, rankdir, fmt, precision)
+        if caption:
+            g.attr(label=f"<{html_text(frame.text)}>", labelloc="b", fontsize="13")
+        return g
     texts = _texts(frame, precision)
     texts.widths = _reserved_widths(frame.view, style, rankdir, precision)
     g = _draw(frame.view, texts, style, rankdir, fmt)
@@ -246,7 +284,8 @@ def _caption_png(text: str, dpi: float) -> bytes:
 
 
 def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "book",
-             precision: Optional[int] = 6, milliseconds: int = 1200, dpi: Optional[float] = None) -> Path:
+             precision: Optional[int] = 6, milliseconds: int = 1200, dpi: Optional[float] = None,
+             depth: Optional[int] = None) -> Path:
     """An animated GIF of all frames (needs Pillow: ``pip install "microgradcn[viz]"``).
 
     Every frame has the same canvas: the picture at a fixed place on top, the
@@ -257,7 +296,7 @@ def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str
         from PIL import Image
     except ImportError as error:
         raise ImportError('save_gif needs Pillow: pip install "microgradcn[viz]" (or pip install pillow)') from error
-    all_frames = root if isinstance(root, list) else frames(root, precision)
+    all_frames = root if isinstance(root, list) else frames(root, precision, depth=depth)
     if not all_frames:
         raise ValueError("save_gif needs at least one frame, got an empty list")
 
@@ -293,13 +332,13 @@ class FrameList(list):
         )
 
 
-def stepper(root: Value, style: str = "node", precision: Optional[int] = 6):
+def stepper(root: Value, style: str = "node", precision: Optional[int] = 6, depth: Optional[int] = None):
     """A Jupyter stepper: a slider with previous/next buttons over all frames.
 
     Without ipywidgets it returns a `FrameList` of (frame, Digraph) pairs,
     which Jupyter displays as all the pictures in order.
     """
-    all_frames = frames(root, precision)
+    all_frames = frames(root, precision, depth=depth)
     try:
         import ipywidgets as widgets
     except ImportError:
