@@ -22,6 +22,7 @@ from .engine import (
                      topological_order,
 )
 from .gradient_check import GradcheckError, gradcheck, numerical_diff, numerical_gradient
+from .scopes import scope
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ __all__ = [
     "is_grad_enabled",
     "set_gc_pause",
     "topological_order",
+    "scope",
     "numerical_diff",
     "numerical_gradient",
     "gradcheck",

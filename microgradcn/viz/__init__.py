@@ -61,3 +61,7 @@ __all__ += [
 from .explore import Explorer, explore  # noqa: E402
 
 __all__ += ["explore", "Explorer"]
+
+from .scope_tree import Call, Scope, ScopeTree, scope_tree  # noqa: E402
+
+__all__ += ["scope_tree", "ScopeTree", "Scope", "Call"]
