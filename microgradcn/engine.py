@@ -25,7 +25,6 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _collector, _pickling, modes
-from . import scopes as _scopes
 from .modes import AnomalyError, detect_anomaly, is_grad_enabled, no_grad
 from .ops import ADD, MUL, OPS, Op, overflow_message, show_value
 
@@ -93,7 +92,7 @@ class Value:
         self._b = None
         self._k = None
         self._pass = None
-        self._scope = _scopes.current
+        self._scope = _open_scope
 
     # ------------------------------------------------------------- the graph
     @property
@@ -239,6 +238,9 @@ class Value:
 
 _FIELDS = _pickling.fields(Value)
 
+# The innermost open scope (a module call, a loss function): every new node remembers it. Set by scopes.py.
+_open_scope: Optional[tuple] = None
+
 
 _show = show_value
 
@@ -295,7 +297,7 @@ def _node(data: Any, op: Op, a: Value, b: Optional[Value], k: Any = None) -> Val
     out._b = b
     out._k = k
     out._pass = None
-    out._scope = _scopes.current
+    out._scope = _open_scope
     if not _collector.resting:
         _collector.rest(out)
     if modes.blocks_open and modes.anomaly_enabled():
@@ -348,7 +350,7 @@ def _binary(op: Op, reflected: bool = False) -> Callable[[Value, Any], Any]:
         out._b = other
         out._k = None
         out._pass = None
-        out._scope = _scopes.current
+        out._scope = _open_scope
         return out
 
     def reflected_method(self: Value, other: Any) -> Any:

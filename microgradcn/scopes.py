@@ -16,11 +16,14 @@ Where scopes come from:
 
 The record of an open scope is a plain tuple ``(parent, module, name,
 kind)``: the enclosing record, a weak reference to the module (or None), the
-scope's own name (None for a module's ``__call__``) and what it is (a str,
-or the module's class). It holds no Value and a module only weakly, so graphs
-are still freed by reference counting alone. Nothing is computed while
-recording (a module call costs a tuple): paths, call numbers and names are
-worked out only when a picture asks for them. Scopes are recorded for the whole process: building
+scope's own name (None for a module's ``__call__``) and what it is (a str;
+None for a module, whose weak reference knows its class). It holds no Value
+and a module only weakly, so graphs are still freed by reference counting
+alone. Nothing is computed while recording: a module call costs one tuple
+(about a third of a microsecond), and paths, call numbers and names are
+worked out only when a picture asks for them. A `Module` keeps its weak
+reference in ``_scope_ref``, made with the module (and not pickled), so that a
+call does not make one. Scopes are recorded for the whole process: building
 graphs in several threads at once may mix up their names (never their numbers).
 """
 
@@ -31,15 +34,38 @@ import inspect
 import weakref
 from typing import Any, Callable, Iterator, Optional, TypeVar
 
-__all__ = ["scope", "function_scope", "method_scope", "module_call", "current"]
+from . import engine
+
+__all__ = ["scope", "function_scope", "method_scope", "module_call", "innermost", "module_ref"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-current: Optional[tuple] = None  # the innermost open scope's record; read by the engine for every node
+# The innermost open scope's record lives in the engine's namespace, as `engine._open_scope`: the engine
+# reads it for every node, and reading its own global is the cheapest read there is (one bytecode).
+_engine = vars(engine)
+
+
+def innermost() -> Optional[tuple]:
+    """The record of the innermost open scope (None outside every scope)."""
+    return _engine["_open_scope"]
+
 
 # Positions in a record.
 PARENT, MODULE, NAME, KIND = range(4)
-_ref = weakref.ref  # a module (a Module, which has no __slots__) is kept weakly: the same object at every call
+
+
+class ModuleRef(weakref.ref):
+    """A weak reference to a module that also remembers its class (to name the box once the module is gone)."""
+
+    __slots__ = ("cls",)
+    cls: type
+
+
+def module_ref(module: Any) -> ModuleRef:
+    """A weak reference to `module` that knows its class (`Module` keeps one in ``_scope_ref``)."""
+    ref = ModuleRef(module)
+    ref.cls = type(module)
+    return ref
 
 
 class scope:
@@ -67,14 +93,13 @@ class scope:
         self._saved: list = []  # a stack, so one instance may be nested
 
     def __enter__(self) -> "scope":
-        global current
-        self._saved.append(current)
-        current = (current, None, self.name, self.kind)
+        parent = _engine["_open_scope"]
+        self._saved.append(parent)
+        _engine["_open_scope"] = (parent, None, self.name, self.kind)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        global current
-        current = self._saved.pop()
+        _engine["_open_scope"] = self._saved.pop()
 
 
 def _kind_of(name: str) -> str:
@@ -88,13 +113,12 @@ def function_scope(function: F) -> F:
 
     @functools.wraps(function)
     def scoped(*args: Any, **kwargs: Any) -> Any:
-        global current
-        parent = current
-        current = (parent, None, name, name)
+        parent = _engine["_open_scope"]
+        _engine["_open_scope"] = (parent, None, name, name)
         try:
             return function(*args, **kwargs)
         finally:
-            current = parent
+            _engine["_open_scope"] = parent
 
     return scoped  # type: ignore[return-value]
 
@@ -105,13 +129,12 @@ def method_scope(method: F) -> F:
 
     @functools.wraps(method)
     def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        global current
-        parent = current
-        current = (parent, _ref(self), name, type(self))
+        parent = _engine["_open_scope"]
+        _engine["_open_scope"] = (parent, self._scope_ref, name, None)
         try:
             return method(self, *args, **kwargs)
         finally:
-            current = parent
+            _engine["_open_scope"] = parent
 
     return scoped  # type: ignore[return-value]
 
@@ -119,37 +142,30 @@ def method_scope(method: F) -> F:
 def module_call(call: F) -> F:
     """Wrap a Module subclass's ``__call__`` so that each call opens a scope (done by `Module` itself).
 
-    A ``__call__`` that calls ``super().__call__`` stays one scope. The usual
-    ``__call__(self, x)`` gets a wrapper of that shape: packing arguments for
-    a general one would cost a moons step one percent more.
+    The usual ``__call__(self, x)`` gets a wrapper of that shape: packing
+    arguments for a general one would cost a moons step one percent more. (A
+    ``__call__`` that calls ``super().__call__`` opens a second scope of the
+    same module inside the first; the pictures count them as one.)
     """
     if _takes_one_argument(call):
         def scoped_one(self: Any, x: Any) -> Any:
-            global current
-            parent = current
-            module = _ref(self)
-            if parent is not None and parent[MODULE] is module and parent[NAME] is None:
-                return call(self, x)  # super().__call__ inside our own call
-            current = (parent, module, None, type(self))
+            parent = _engine["_open_scope"]
+            _engine["_open_scope"] = (parent, self._scope_ref, None, None)
             try:
                 return call(self, x)
             finally:
-                current = parent
+                _engine["_open_scope"] = parent
 
         scoped: Any = functools.wraps(call)(scoped_one)
     else:
         @functools.wraps(call)
         def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
-            global current
-            parent = current
-            module = _ref(self)
-            if parent is not None and parent[MODULE] is module and parent[NAME] is None:
-                return call(self, *args, **kwargs)
-            current = (parent, module, None, type(self))
+            parent = _engine["_open_scope"]
+            _engine["_open_scope"] = (parent, self._scope_ref, None, None)
             try:
                 return call(self, *args, **kwargs)
             finally:
-                current = parent
+                _engine["_open_scope"] = parent
 
     scoped._opens_scope = True
     return scoped

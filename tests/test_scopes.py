@@ -1,5 +1,6 @@
 """Scopes: where a node was made (module calls, losses, `with scope(...)`), and the names they give nodes."""
 
+import copy
 import gc
 import pickle
 import re
@@ -35,13 +36,13 @@ def test_a_module_call_opens_a_scope_and_closes_it():
     n = Neuron(2, seed=0)
     y = n([1.0, 2.0])
     assert y._scope is not None and y._scope[scopes.MODULE]() is n
-    assert scopes.current is None
+    assert scopes.innermost() is None
 
 
 def test_a_scope_closes_when_the_call_fails():
     with pytest.raises(ValueError):
         Neuron(2, seed=0)([1.0])
-    assert scopes.current is None
+    assert scopes.innermost() is None
 
 
 def test_a_learners_own_module_gets_scopes_with_no_code():
@@ -122,7 +123,12 @@ def test_the_record_holds_no_value_and_the_graph_is_freed_by_reference_counting(
 
 def test_modules_and_scoped_graphs_still_pickle():
     model, loss = moons_like()
-    again = pickle.loads(pickle.dumps(model))
+    assert model._scope_ref() is model  # made with the module, so a call does not make a weak reference
+    again = pickle.loads(pickle.dumps(model))  # the reference is not saved: the loaded module has its own
+    assert again._scope_ref() is again
+    twin = copy.deepcopy(model)
+    y = twin([1.0, 2.0])
+    assert list(scopes.records(y._scope))[-1][scopes.MODULE]() is twin and twin._scope_ref is not model._scope_ref
     assert again([1.0, 2.0]).data == model([1.0, 2.0]).data
     loaded = pickle.loads(pickle.dumps(loss))
     assert loaded.data == loss.data and loaded._scope is None  # a loaded graph is drawn as a hand-built one

@@ -8,7 +8,7 @@ from numbers import Real
 from typing import Dict, Iterator, List, Tuple, Union
 
 from ..engine import Value
-from ..scopes import module_call
+from ..scopes import ModuleRef, module_call, module_ref
 from ..serialization import load, save
 
 __all__ = ["Module"]
@@ -29,6 +29,16 @@ class Module:
     """
 
     training: bool = True
+    _scope_ref: ModuleRef  # a weak reference to the module, for scopes (made in __new__, never pickled)
+
+    def __new__(cls, *args: object, **kwargs: object) -> "Module":
+        module = super().__new__(cls)
+        module._scope_ref = module_ref(module)  # scopes name this module's calls through it (a weak reference)
+        return module
+
+    def __getstate__(self) -> Dict[str, object]:
+        # The weak reference scopes keep (scopes.module_ref) cannot be pickled, and a copy needs its own.
+        return {name: item for name, item in vars(self).items() if name != "_scope_ref"}
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

@@ -148,6 +148,9 @@ class ScopeTree:
         call = self.calls.get(id(record))
         if call is None:
             parent = self._call(record[PARENT])
+            if parent is not None and _same_call(parent.record, record):
+                call = self.calls[id(record)] = parent  # super().__call__ inside the module's own call
+                return call
             call = self.calls[id(record)] = Call(record, parent)
             (parent.children if parent is not None else self.roots).append(call)
         return call
@@ -174,7 +177,7 @@ class ScopeTree:
         if record[MODULE] is None:  # a named scope: a function, a head, `with scope(...)`
             above = call.parent.scope.path if call.parent is not None else ""
             return _join(above, record[NAME]), record[KIND], None
-        cls = record[KIND].__name__  # known even if the module is gone (one made and dropped inside a call)
+        cls = record[MODULE].cls.__name__  # known even if the module is gone (one made and dropped inside a call)
         base = self._module_path(call)
         if record[NAME] is None:
             return base, cls, module
@@ -190,7 +193,7 @@ class ScopeTree:
     def _find_module_path(self, call: Call) -> str:
         module = call.record[MODULE]()
         if module is None:
-            return call.record[KIND].__name__
+            return call.record[MODULE].cls.__name__
         outer = call.parent
         while outer is not None and outer.record[MODULE] is None:
             outer = outer.parent
@@ -361,6 +364,12 @@ def _forward_order(view: GraphView) -> List[int]:
         else:
             order.append(i)
     return order
+
+
+def _same_call(outer: tuple, inner: tuple) -> bool:
+    """Whether `inner` is the same module's ``__call__`` opened again inside `outer` (a super() call)."""
+    return inner[MODULE] is not None and inner[MODULE] is outer[MODULE] and inner[NAME] is None \
+        and outer[NAME] is None
 
 
 def _key(record: tuple) -> tuple:
