@@ -286,3 +286,16 @@ def test_frames_at_depth_step_box_by_box_in_dependency_order():
     a = Value(1.0, label="a")
     with pytest.raises(ValueError, match="built by hand"):
         frames(a * 2, depth=1)
+
+
+def test_one_moons_step_at_depth_1_is_a_handful_of_items():
+    from benchmarks import moons
+
+    X, y = moons.make_moons()
+    model = moons.make_model()
+    loss = moons.moons_graph(model, X, y)
+    pic = picture(loss, depth=1)
+    assert len(pic.view) == moons.MOONS_NODES_PER_STEP
+    assert titles(pic) == ["MLP ×100", "hinge", "l2_penalty"] and pic.count() == 4 <= 60
+    source = draw_graph(loss, depth=1).source  # the default max_nodes=400 counts items, not nodes
+    assert "每次 642 个节点" in source
