@@ -34,3 +34,18 @@ def test_gpt_bench_times_the_steps_that_only_replay_apart():
     (replay_seconds, replays), = steady
     assert replays == 2 and len(losses) == 4  # "cd" and "ef" reuse the recording of "ab"
     assert 0 < replay_seconds < seconds
+
+
+def test_whole_run_is_the_run_train_names_makes():
+    from microgradcn import text
+
+    steps = 4
+    _, _, records, losses = gpt._replayed_run(steps)
+    model = GPT(CharTokenizer().vocab_size, seed=0)
+    run = text.train_names(steps=steps, model=model, step=text.make_step(model, replay=True), num_samples=0)
+    assert losses == run.losses  # same weights, names, order and Adam: the same numbers
+    assert 1 <= records <= steps
+    whole = gpt.whole_run(microgpt_ms_per_step=400.0, steps=steps)
+    assert set(whole) == {"steps", "replay_s", "wall_s", "records", "microgpt_style_s", "ratio"}
+    assert whole["steps"] == steps and whole["microgpt_style_s"] == pytest.approx(1.6)
+    assert whole["ratio"] == pytest.approx(whole["microgpt_style_s"] / whole["replay_s"])
