@@ -15,8 +15,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 from microgradcn import examples
 from microgradcn.viz.explore import explore
 
@@ -25,7 +23,25 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def missing_browser() -> str | None:
+    """A one-line hint if Playwright or Chromium is missing, else None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return ('explore_screenshot.py: 需要 Playwright (needs Playwright): pip install -e ".[browser]", '
+                "then apt-get install chromium")
+    if not Path(CHROMIUM).exists():
+        return f"explore_screenshot.py: 需要 Chromium (needs Chromium at {CHROMIUM}): apt-get install chromium"
+    return None
+
+
 def main(argv: list[str]) -> int:
+    hint = missing_browser()
+    if hint:
+        print(hint, file=sys.stderr)
+        return 1
+    from playwright.sync_api import sync_playwright
+
     out = Path(argv[0] if argv else "viz/explore.png")
     name = next(n for n in examples.EXAMPLES if "network" in n)
     root = examples.build(name)
