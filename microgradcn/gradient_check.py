@@ -11,6 +11,7 @@ from typing import Any, Callable, List, Sequence, Union
 
 import numpy as np
 
+from ._messages import bilingual
 from .engine import Value, grad, no_grad
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradcheck", "GradcheckReport", "GradcheckError"]
@@ -87,7 +88,17 @@ class GradcheckRow:
 
 
 class GradcheckError(AssertionError):
-    """Raised by `gradcheck` when an analytic gradient disagrees with the numbers."""
+    """Raised by `gradcheck` when an analytic gradient disagrees with the numbers; `report` has the rows."""
+
+    def __init__(self, report: "GradcheckReport") -> None:
+        super().__init__(bilingual("解析梯度与数值梯度不一致", "analytic and numerical gradients disagree") + ":\n"
+                         + str(report))
+        self.report = report
+
+
+# The table's columns: Chinese heading, English heading, width in terminal columns, alignment.
+_COLUMNS = (("导数", "derivative", 14, "<"), ("解析梯度", "analytic", 14, ">"), ("数值梯度", "numeric", 14, ">"),
+            ("绝对误差", "abs err", 9, ">"), ("相对误差", "rel err", 9, ">"), ("通过", "ok", 4, "<"))
 
 
 @dataclass(frozen=True)
@@ -106,14 +117,17 @@ class GradcheckReport:
         return self.ok
 
     def __str__(self) -> str:
-        lines = [f"{'derivative':<16}{'analytic':>16}{'numeric':>16}{'abs err':>11}{'rel err':>11}  ok"]
-        for r in self.rows:
-            lines.append(
-                f"{r.name:<16}{r.analytic:>16.8g}{r.numeric:>16.8g}"
-                f"{r.abs_error:>11.2e}{r.rel_error:>11.2e}  {'✓' if r.ok else '✗'}"
-            )
-        lines.append(f"(passes when abs err <= {self.atol:g} + {self.rtol:g} * |numeric|)")
-        return "\n".join(lines)
+        """The table: a Chinese heading, the English one under it, a row per derivative, when a row passes."""
+        from .viz.labels import pad  # widths in terminal columns: a Chinese character takes two
+
+        rows = [[zh for zh, _, _, _ in _COLUMNS], [en for _, en, _, _ in _COLUMNS]]
+        rows += [[r.name, f"{r.analytic:.8g}", f"{r.numeric:.8g}", f"{r.abs_error:.2e}", f"{r.rel_error:.2e}",
+                  "✓" if r.ok else "✗"] for r in self.rows]
+        lines = ["  ".join(pad(text, width, align) for text, (_, _, width, align) in zip(row, _COLUMNS)).rstrip()
+                 for row in rows]
+        rule = bilingual(f"绝对误差 ≤ {self.atol:g} + {self.rtol:g} × |数值梯度| 即通过",
+                         f"passes when abs err <= {self.atol:g} + {self.rtol:g} * |numeric|")
+        return "\n".join(lines + [rule])
 
 
 def gradcheck(
@@ -176,7 +190,7 @@ def gradcheck(
                 rows.append(_row(f"∂²f/∂x{i}∂x{j}", seconds[j], (plus - minus) / (2 * eps), atol, rtol))
     report = GradcheckReport(rows, atol, rtol)
     if raise_on_failure and not report.ok:
-        raise GradcheckError("analytic and numerical gradients disagree:\n" + str(report))
+        raise GradcheckError(report)
     return report
 
 

@@ -30,6 +30,7 @@ except ImportError as error:  # hypothesis is a test extra, not a core dependenc
         "microgradcn.testing needs hypothesis: pip install 'microgradcn[test]' (or pip install hypothesis)"
     ) from error
 
+from ._messages import bilingual
 from .engine import Value, no_grad
 from .gradient_check import GradcheckError, gradcheck
 from .ops import OPS, Op, show
@@ -230,7 +231,7 @@ def check_op(op: Op, min_value: float = -3.0, max_value: float = 3.0, max_exampl
     >>> check_op(bad)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    microgradcn.testing.OpCheckError: bad_sin 的导数与数值微分不一致 ...
+    microgradcn.testing.OpCheckError: bad_sin 的导数在 x = ... 处与数值微分不一致 ...
     """
     from hypothesis import HealthCheck, assume, given, settings
 
@@ -257,14 +258,14 @@ def check_op(op: Op, min_value: float = -3.0, max_value: float = 3.0, max_exampl
         try:
             gradcheck(f, xs, atol=atol, rtol=rtol)
         except GradcheckError as error:
-            failures.append((xs, str(error)))
+            failures.append((xs, error.report))
             raise
 
     try:
         derivative_matches()
     except GradcheckError:
-        xs, table = failures[-1]  # hypothesis replays the simplest failing example last
+        xs, report = failures[-1]  # hypothesis replays the simplest failing example last
         at = ", ".join(show(x) for x in xs)
-        raise OpCheckError(
-            f"{op.name} 的导数与数值微分不一致 (its derivative disagrees with numerical differentiation) "
-            f"at x = {at}:\n{table}") from None
+        raise OpCheckError(bilingual(f"{op.name} 的导数在 x = {at} 处与数值微分不一致",
+                                     f"{op.name}'s derivative disagrees with numerical differentiation at x = {at}")
+                           + f":\n{report}") from None
