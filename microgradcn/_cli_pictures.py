@@ -18,11 +18,17 @@ FORMATS = ("svg", "png", "pdf")
 VIZ_EXTRA = 'pip install "microgradcn[viz]"'
 
 
-def _output_directory(path: Path) -> Path:
-    """Create the output directory `path` if it is missing, saying so."""
+def _check_output_directory(path: Path) -> Path:
+    """`path` unless it is a file (a usage error): checked before anything is written."""
     if path.exists() and not path.is_dir():
         raise CommandError(bilingual(f"{path} 是文件,这里需要文件夹",
                                      f"{path} is a file, expected a directory for the output"), USAGE)
+    return path
+
+
+def _output_directory(path: Path) -> Path:
+    """Create the output directory `path` if it is missing, saying so."""
+    _check_output_directory(path)
     if not path.exists():
         path.mkdir(parents=True)
         print(f"新建文件夹 created folder {path}")
@@ -59,8 +65,11 @@ def _example(name: str):
 
 def _no_graphviz(error: Exception, dot_folder: Path | None = None) -> CommandError:
     """Graphviz's `dot` is missing: one line saying how to install it (and where the DOT sources are)."""
-    where = f";DOT 源文件已写入 DOT sources written to {dot_folder.resolve()}" if dot_folder else ""
-    return CommandError(bilingual("没有画出图片:找不到 Graphviz", str(error)) + where, FAILURE)
+    if dot_folder is None:
+        return CommandError(bilingual("没有画出图片:找不到 Graphviz", str(error)), FAILURE)
+    where = dot_folder.resolve()
+    return CommandError(bilingual(f"没有画出图片:找不到 Graphviz;DOT 源文件已写入 {where}",
+                                  f"{error} The DOT sources are in {where}."), FAILURE)
 
 
 def _table(root) -> str:
@@ -132,8 +141,25 @@ def _render(args: argparse.Namespace) -> int:
 
     root = _example(args.name)
     params = examples.parameters(args.name, root)
+    steps = _check_output_directory(Path(args.steps)) if args.steps else None
+    path = _render_path(args)
+    try:
+        render(draw_graph(root, style=args.style, params=params, fmt=path.suffix[1:].lower()), path, dpi=args.dpi)
+        print(f"wrote {path}")
+        if steps:
+            frames = save_frames(root, _output_directory(steps), style=args.style)
+            print(f"wrote {len(frames)} step frames and steps.html to {steps}")
+    except GraphvizNotFoundError as error:
+        raise _no_graphviz(error) from None
+    return 0
+
+
+def _render_path(args: argparse.Namespace) -> Path:
+    """Where `render` writes: -o (its suffix, or --format, decides the format) or the default folder."""
     if args.output:
         path = Path(args.output)
+        if path.is_dir():  # before `-o net` becomes net.svg: `-o /tmp` must not write /tmp.svg
+            _output_file(path)
         suffix = path.suffix.lstrip(".").lower()
         if not suffix:  # `-o net`: the format names the file
             path = path.with_name(f"{path.name}.{args.format or 'svg'}")
@@ -144,21 +170,8 @@ def _render(args: argparse.Namespace) -> int:
             raise CommandError(bilingual(f"-o {path} 是 {suffix},--format 却是 {args.format}",
                                          f"-o {path} says {suffix} but --format says {args.format}; "
                                          f"give one of them, or make them agree"), USAGE)
-        path = _output_file(path)
-    else:
-        folder = _output_directory(Path(OUTPUT_DIR))
-        path = folder / f"{args.name}_{args.style}.{args.format or 'svg'}"
-    fmt = path.suffix.lstrip(".").lower()
-    try:
-        render(draw_graph(root, style=args.style, params=params, fmt=fmt), path, dpi=args.dpi)
-        print(f"wrote {path}")
-        if args.steps:
-            steps = _output_directory(Path(args.steps))
-            frames = save_frames(root, steps, style=args.style)
-            print(f"wrote {len(frames)} step frames and steps.html to {steps}")
-    except GraphvizNotFoundError as error:
-        raise _no_graphviz(error) from None
-    return 0
+        return _output_file(path)
+    return _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_{args.style}.{args.format or 'svg'}"
 
 
 def _explore(args: argparse.Namespace) -> int:
@@ -198,8 +211,13 @@ def _gallery(args: argparse.Namespace) -> int:
         raise CommandError(bilingual("图库的动画 GIF 需要 Pillow,但没有安装",
                                      f"the gallery's animated GIF needs Pillow, which is not installed: {VIZ_EXTRA}"),
                            FAILURE) from None
-    _output_directory(Path(args.directory))
-    return run(args.directory)
+    from .viz import GraphvizNotFoundError
+
+    folder = _output_directory(Path(args.directory))
+    try:
+        return run(folder)
+    except GraphvizNotFoundError as error:
+        raise _no_graphviz(error, folder) from None
 
 
 def _dpi(text: str) -> float:

@@ -268,6 +268,7 @@ COMMAND_ERRORS = [
     (["render", "apple_tax", "-o", "x.gif"], 2, "must end in .svg, .png or .pdf"),
     (["render", "apple_tax", "-o", "x.png", "--format", "svg"], 2, "says png but --format says svg"),
     (["render", "apple_tax", "-o", "no/dir/x.svg"], 2, "the folder no/dir does not exist"),
+    (["render", "apple_tax", "-o", "."], 2, "is a directory, expected a file name"),  # not ./.svg
     (["explore", "banana"], 2, "unknown example 'banana'"),
     (["explore", "apple_tax", "-o", "page.txt"], 2, "must end in .html"),
     (["explore", "apple_tax", "-o", "no/dir/x.html"], 2, "the folder no/dir does not exist"),
@@ -297,14 +298,24 @@ def test_command_errors_are_one_prefixed_chinese_first_line(argv, status, messag
         assert not list(tmp_path.iterdir())  # a usage error writes nothing
 
 
-@pytest.mark.parametrize("argv", [["demo"], ["render", "apple_tax"], ["explore", "apple_tax"]])
+@pytest.mark.parametrize("argv", [["demo"], ["render", "apple_tax"], ["explore", "apple_tax"], ["gallery", "g"]])
 def test_without_graphviz_every_picture_command_fails_in_one_line(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
     assert main(argv) == 1
     err = one_line_error(capsys.readouterr())
-    assert err.startswith(f"microgradcn {argv[0]}: 没有画出图片:找不到 Graphviz (")
+    assert err.startswith(f"microgradcn {argv[0]}: 没有画出图片:找不到 Graphviz") and cjk(err[len(argv[0]) + 13:])
     assert "apt-get install graphviz" in err
+    if argv[0] in ("demo", "gallery"):  # they write the DOT sources first, and say where
+        assert "The DOT sources are in " in err and list(tmp_path.rglob("*.dot"))
+
+
+def test_render_checks_the_steps_folder_before_writing_anything(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("")
+    assert main(["render", "apple_tax", "-o", "x.svg", "--steps", "afile"]) == 2
+    assert "afile is a file, expected a directory" in one_line_error(capsys.readouterr())
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]
 
 
 def test_explore_screenshot_without_playwright_is_a_one_line_hint():
