@@ -64,7 +64,8 @@ def test_gradcheck_table_is_chinese_first_with_the_english_under_it_and_columns_
     assert len(zh) == len(en) == len(row) == 6
     assert [c[1] for c in zh[1:5]] == [c[1] for c in en[1:5]] == [c[1] for c in row[1:5]]
     assert zh[5][0] == en[5][0] == row[5][0]
-    assert lines[-1] == "绝对误差 ≤ 1e-05 + 0.0001 × |数值梯度| 即通过 (passes when abs err <= 1e-05 + 0.0001 * |numeric|)"
+    assert lines[-1] == ("绝对误差 ≤ 1e-05 + 0.0001 × |数值梯度| 即通过 "
+                         "(passes when abs err <= 1e-05 + 0.0001 * |numeric|)")
 
 
 def test_gradcheck_second_order_rows():
