@@ -145,10 +145,10 @@ def _render(args: argparse.Namespace) -> int:
     path = _render_path(args)
     try:
         render(draw_graph(root, style=args.style, params=params, fmt=path.suffix[1:].lower()), path, dpi=args.dpi)
-        print(f"wrote {path}")
+        print(f"已写入 wrote {path}")
         if steps:
             frames = save_frames(root, _output_directory(steps), style=args.style)
-            print(f"wrote {len(frames)} step frames and steps.html to {steps}")
+            print(f"逐步帧已写入 wrote {len(frames)} step frames and steps.html to {steps}")
     except GraphvizNotFoundError as error:
         raise _no_graphviz(error) from None
     return 0
@@ -192,7 +192,7 @@ def _explore(args: argparse.Namespace) -> int:
         explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
     except GraphvizNotFoundError as error:
         raise _no_graphviz(error) from None
-    print(f"wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
+    print(f"已写入 wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
     return 0
 
 

@@ -138,6 +138,15 @@ def test_gallery_without_pillow_names_the_extra_and_writes_nothing(tmp_path, cap
     assert not target.exists()
 
 
+def test_ctrl_c_is_one_line_and_status_130(tmp_path, capsys, monkeypatch):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("microgradcn._cli_pictures._demo", interrupted)
+    assert main(["demo", "-o", str(tmp_path)]) == 130
+    assert one_line_error(capsys.readouterr()) == "microgradcn demo: 已中断 (interrupted)"
+
+
 def test_an_unexpected_error_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
     def broken(args):
         raise TypeError("a bug")

@@ -88,7 +88,7 @@ def run(directory, check: bool = False) -> int:
             print(f"图库是最新的 up to date: every DOT file in {directory} matches the code")
         return 1 if stale else 0
     written = build_gallery(directory)
-    print(f"wrote {len(written)} files to {Path(directory).resolve()}")
+    print(f"图库已写入 wrote {len(written)} files to {Path(directory).resolve()}")
     return 0
 
 
