@@ -25,12 +25,13 @@ def _number(y: object, where: str) -> float:
     try:
         return float(y)  # type: ignore[arg-type]  # numpy scalars, Fractions; anything else is refused below
     except (TypeError, ValueError):
-        raise TypeError(f"{where} must return a number or a Value, got {type(y).__name__}: {y!r}") from None
+        raise TypeError(bilingual(f"{where} 必须返回一个数或 Value",
+                                  f"{where} must return a number or a Value, got {type(y).__name__}: {y!r}")) from None
 
 
 def _check_step(h: float) -> None:
     if isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
-        raise ValueError(f"step h must be a positive number, got {h!r}")
+        raise ValueError(bilingual("步长 h 必须是正数", f"step h must be a positive number, got {h!r}"))
 
 
 def numerical_diff(f: Callable, x: float, h: float = 1e-4) -> float:
@@ -151,17 +152,19 @@ def gradcheck(
     raises `GradcheckError` with that table.
     """
     if order not in (1, 2):
-        raise ValueError(f"gradcheck order must be 1 or 2, got {order!r}")
+        raise ValueError(bilingual("gradcheck 的 order 只能是 1 或 2",
+                                   f"gradcheck order must be 1 or 2, got {order!r}"))
     _check_step(eps)
     point = [_number(x, "gradcheck inputs") for x in inputs]
     if not point:
-        raise ValueError("gradcheck needs at least one input")
+        raise ValueError(bilingual("gradcheck 至少需要一个输入", "gradcheck needs at least one input"))
 
     def first_derivatives(xs: Sequence[float], create_graph: bool = False):
         leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
         out = f(*leaves)
         if not isinstance(out, Value):
-            raise TypeError(f"gradcheck's f must return a Value, got {type(out).__name__}: {out!r}")
+            raise TypeError(bilingual("gradcheck 的 f 必须返回一个 Value",
+                                      f"gradcheck's f must return a Value, got {type(out).__name__}: {out!r}"))
         return leaves, grad(out, leaves, create_graph=create_graph)
 
     def evaluate(xs: Sequence[float]) -> float:

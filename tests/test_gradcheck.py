@@ -91,3 +91,18 @@ def test_gradcheck_validates_its_arguments():
         gradcheck(lambda: Value(1.0), [])
     with pytest.raises(TypeError, match="must return a Value, got float"):
         gradcheck(lambda x: 1.0, [1.0])
+
+
+@pytest.mark.parametrize("call, english", [
+    (lambda: numerical_diff(lambda x: x, 1.0, h=0), "step h must be a positive number, got 0"),
+    (lambda: numerical_diff(lambda x: "x", 1.0), "must return a number or a Value, got str"),
+    (lambda: gradcheck(lambda x: x, [1.0], order=3), "gradcheck order must be 1 or 2, got 3"),
+    (lambda: gradcheck(lambda: Value(1.0), []), "gradcheck needs at least one input"),
+    (lambda: gradcheck(lambda x: 1.0, [1.0]), "gradcheck's f must return a Value, got float"),
+])
+def test_argument_errors_are_chinese_first_with_the_english_kept(call, english):
+    with pytest.raises((TypeError, ValueError)) as info:
+        call()
+    message = str(info.value)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in message.split(" (")[0]), message
+    assert english in message and message.endswith(")")
