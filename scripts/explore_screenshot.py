@@ -1,6 +1,9 @@
 """Make the README's screenshot of the graph explorer: viz/explore.png.
 
-Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``):
+Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``, or
+``MICROGRADCN_CHROMIUM=/path/to/chromium``); without them it prints a one-line hint and exits 1.
+
+Usage:
 
     python scripts/explore_screenshot.py            # writes viz/explore.png
     python scripts/explore_screenshot.py out.png
@@ -11,6 +14,7 @@ and the panel shows the chain rule adding them up.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -18,7 +22,7 @@ from pathlib import Path
 from microgradcn import examples
 from microgradcn.viz.explore import explore
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("MICROGRADCN_CHROMIUM", "/usr/bin/chromium")  # as tests/test_explore_browser.py
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
