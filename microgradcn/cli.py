@@ -37,7 +37,7 @@ class CommandError(Exception):
 # argparse's messages are English; each kind gets its Chinese first. The first match wins.
 _ARGPARSE_KINDS = (
     ("argument COMMAND: invalid choice", "没有这个子命令"),
-    ("arguments are required: COMMAND", "缺少子命令 demo、render、explore、gallery 或 train"),
+    ("arguments are required: COMMAND", "缺少子命令(microgradcn --help 列出全部子命令)"),
     ("unrecognized arguments", "不认识的参数"),
     ("invalid choice", "不是可选的值"),
     ("arguments are required", "缺少参数"),
