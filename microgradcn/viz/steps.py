@@ -140,6 +140,7 @@ def _reserved_widths(view: GraphView, style: str, rankdir: str, precision: Optio
 def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
     texts = _known_texts(frame.view, frame.data, frame.grads, precision)
     texts.highlight = {frame.position}
+    texts.phase = frame.phase  # book style: a backward step highlights the arrows pointing back
     return texts
 
 
