@@ -147,7 +147,8 @@ def _node_entry(view: GraphView, i: int, grads: list, param_ids: set[int],
 
 def _edge_entries(view: GraphView, nodes: list[dict], grads: list, data_frame: list[int],
                   grad_frame: list[int], precision: int | None) -> list[dict]:
-    """The book-style arrows, one per (consumer, slot), then the output's arrow."""
+    """The book-style arrows: one per (consumer, slot), one to the branch point of each value
+    used more than once (``t<i>``), then the output's arrow."""
     edges = []
     for j, v in enumerate(view.nodes):
         for slot, (p, d) in enumerate(zip(v.parents, view.local(j) if v.parents else ())):
@@ -160,6 +161,20 @@ def _edge_entries(view: GraphView, nodes: list[dict], grads: list, data_frame: l
                     "slot": slot,
                     "data": nodes[i]["data"],
                     "grad": _fmt(d * grads[j], precision),
+                    "dataFrame": data_frame[i],
+                    "gradFrame": grad_frame[i],
+                }
+            )
+    for i in range(len(view)):
+        if len(view.uses[i]) > 1:  # the arrow to the branch point of a value used twice: its summed gradient
+            edges.append(
+                {
+                    "id": f"t{i}",
+                    "parent": i,
+                    "consumer": None,
+                    "slot": None,
+                    "data": nodes[i]["data"],
+                    "grad": nodes[i]["grad"],
                     "dataFrame": data_frame[i],
                     "gradFrame": grad_frame[i],
                 }
@@ -220,7 +235,8 @@ def _full_texts(data: dict) -> _Texts:
     nodes = data["nodes"]
     edge_grads: dict = {}
     for e in data["edges"]:
-        edge_grads[(e["consumer"], e["slot"])] = e["grad"]
+        if not e["id"].startswith("t"):  # a branch point's arrow shows the node's own gradient
+            edge_grads[(e["consumer"], e["slot"])] = e["grad"]
     return _Texts([v["data"] for v in nodes], [v["grad"] for v in nodes], edge_grads, set())
 
 
@@ -241,7 +257,9 @@ def _svg_with_ids(svg: str, style: str) -> str:
 
     def name(match) -> str:
         kind, title = match.group(1), html.unescape(match.group(2))
-        key = f"{style}-{title.replace('->', '--')}"
+        # ports are left out: the forward arrow n0 -> e2_0:f:w and the backward arrow under it,
+        # n0 -> e2_0:b:w, are both titled n0->e2_0:w and become book-n0--e2_0 and book-n0--e2_0-2
+        key = f"{style}-{'--'.join(end.split(':')[0] for end in title.split('->'))}"
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:  # x * x draws two arrows between the same nodes
             key = f"{key}-{seen[key]}"
