@@ -229,3 +229,11 @@ def test_book_page_has_the_branch_arrow_of_an_input_used_twice():
     # the forward arrow and the red arrow pointing back get one id each, ports left out
     for name in (f"book-n{x1}--t{x1}", f"book-n{x1}--t{x1}-2", f"book-t{x1}--s{x1}", f"book-s{x1}"):
         assert f'id="{name}"' in page, name
+
+
+def test_each_step_is_played_long_enough_to_read_its_caption(apple_page):
+    from microgradcn.viz.steps import reading_milliseconds
+
+    steps = data_of(apple_page)["frames"]
+    assert [f["ms"] for f in steps] == [reading_milliseconds(f["text"]) for f in steps]
+    assert min(f["ms"] for f in steps) == 2500 and max(f["ms"] for f in steps) > 5000  # the chain-rule lines

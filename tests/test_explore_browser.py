@@ -209,6 +209,15 @@ def test_play_and_pause(apple):
     assert apple.frame() == stopped < 10 and apple.text("#btn-play") == "▶ 播放"
 
 
+def test_play_at_normal_speed_leaves_time_to_read_each_caption(apple):
+    apple.page.click("#btn-end")
+    apple.page.click("#btn-play")  # from the end it starts again at the first step
+    assert apple.frame() == 0
+    apple.page.wait_for_timeout(2000)  # the first caption is short: 2.5 s, so still on it
+    assert apple.frame() == 0 and apple.text("#btn-play") == "❚❚ 暂停"
+    apple.page.keyboard.press(" ")
+
+
 def test_zoom_and_pan_the_2_2_1_network(context, pages):
     net = Opened(context, pages["network"])
     box = net.page.locator("#stage").bounding_box()

@@ -184,3 +184,36 @@ def test_book_frames_highlight_the_arrows_of_their_own_pass():
     assert len(hot_back.findall(backward)) == 2 and not hot_forward.findall(backward)
     # only the current node's arrows
     assert forward.count("penwidth=2.2") == 2 and backward.count("penwidth=2.4") == 2
+
+
+def test_gif_shows_each_frame_long_enough_to_read_and_holds_the_last(tmp_path):
+    from PIL import Image, ImageSequence
+
+    from microgradcn.viz.steps import LAST_FRAME_HOLD_MS, reading_milliseconds
+
+    all_frames = frames(apple_tax())
+    with Image.open(save_gif(all_frames, tmp_path / "a.gif", dpi=40)) as image:
+        durations = [page.info["duration"] for page in ImageSequence.Iterator(image)]
+    wanted = [reading_milliseconds(f.text) for f in all_frames]
+    wanted[-1] += LAST_FRAME_HOLD_MS
+    assert durations == wanted
+    assert min(durations) == 2500  # "前向 1/5:输入 苹果单价 = 100"
+    assert durations[8] == 1000 + 75 * len(all_frames[8].text) > 5000  # a 64-character chain-rule line
+    with Image.open(save_gif(all_frames, tmp_path / "b.gif", dpi=40, milliseconds=3000)) as image:
+        assert [page.info["duration"] for page in ImageSequence.Iterator(image)] == [3000] * 9 + [7000]
+
+
+@pytest.mark.parametrize("bad", [0, 5, 2.5, "3000", True])
+def test_gif_rejects_a_bad_frame_time(bad, tmp_path):
+    with pytest.raises(ValueError, match="milliseconds must be"):
+        save_gif(apple_tax(), tmp_path / "a.gif", milliseconds=bad)
+
+
+def test_reading_time_grows_with_the_caption_within_bounds():
+    from microgradcn.viz.steps import reading_milliseconds
+
+    assert reading_milliseconds("") == reading_milliseconds("短") == 2500
+    assert reading_milliseconds("字" * 40) == 4000 and reading_milliseconds("字" * 500) == 8000
+    assert reading_milliseconds("字" * 45) == 4370  # 4,375 ms kept to the GIF's 10 ms steps
+    with pytest.raises(TypeError, match="caption as a str"):
+        reading_milliseconds(None)

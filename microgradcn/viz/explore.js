@@ -364,18 +364,24 @@
   }
 
   function stop() {
-    if (state.timer) { clearInterval(state.timer); state.timer = null; }
+    if (state.timer) { clearTimeout(state.timer); state.timer = null; }
   }
 
   function play() {
     if (state.timer) { stop(); drawControls(); return; }
     if (state.frame >= END) go(0, true);
     state.follow = true;
-    state.timer = setInterval(function () {
-      if (state.frame >= END - 1) { stop(); go(END, true); return; }
-      go(state.frame + 1, true);
-    }, 1100 / state.speed);
+    next();
     drawControls();
+  }
+
+  // Each step stays long enough to read its caption (frames[f].ms, the GIF's rule), divided by the speed.
+  function next() {
+    state.timer = setTimeout(function () {
+      if (state.frame >= END - 1) { state.timer = null; go(END, true); return; }
+      go(state.frame + 1, true);
+      next();
+    }, frames[state.frame].ms / state.speed);
   }
 
   function select(i, centre) {

@@ -31,6 +31,7 @@ from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
+from .steps import reading_milliseconds
 
 __all__ = ["Explorer", "explore", "page_data"]
 
@@ -224,7 +225,8 @@ def page_data(
         nodes.append(entry)
     edges = _edge_entries(view, nodes, grads, data_frame, grad_frame, precision)
     frames = [
-        {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text} for f in all_frames
+        {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text, "ms": reading_milliseconds(f.text)}
+        for f in all_frames
     ]
     return {"output": len(view) - 1, "nodes": nodes, "edges": edges, "frames": frames,
             "colors": dict(COLORS), "gradColor": GRAD_COLOR}
