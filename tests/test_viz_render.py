@@ -485,3 +485,34 @@ def test_book_layout_counts_interleaving_uses_and_nests_them_in_the_network():
     layout = book_layout(GraphView(examples.network_2_2_1()))
     assert layout.crossings == 0 and layout.order  # some inputs swapped to get there
     assert book_layout(GraphView(apple_tax())).order == {}  # nothing shared: argument order kept
+
+
+# ------------------------------------------------------ node style width
+def _svg_width(graph) -> float:
+    svg = pipe(graph, "svg").decode("utf-8")
+    return float(re.search(r'<svg width="([0-9.]+)pt"', svg).group(1))
+
+
+@pytest.mark.parametrize("name", list(examples.EXAMPLES))
+def test_node_style_is_at_most_1100_pt_wide_and_estimated_within_10_percent(name):
+    from microgradcn.viz.render import MAX_WIDTH_PT, _estimated_width, _state_texts
+
+    root = examples.build(name)
+    graph = draw_graph(root, params=examples.parameters(name, root))
+    width = _svg_width(graph)
+    assert width <= MAX_WIDTH_PT == 1100
+    stacked = "</TD></TR><TR><TD" in graph.source  # boxes as columns: name over data over grad
+    assert stacked == (name == "network_2_2_1")  # 1,719 pt wide with boxes as rows
+    view = GraphView(root)
+    estimate = _estimated_width(view, _state_texts(view, True, True, 6, None), "LR", stacked)
+    assert estimate == pytest.approx(width, rel=0.1)
+
+
+def test_the_network_drawn_with_rows_would_be_too_wide():
+    from microgradcn.viz.render import _estimated_width, _state_texts
+
+    view = GraphView(examples.network_2_2_1())
+    assert _estimated_width(view, _state_texts(view, True, True, 6, None), "LR", stacked=False) > 1600
+    # drawn top to bottom the ranks are rows: boxes stand side by side, so the estimate sums them
+    tall = draw_graph(examples.network_2_2_1(), rankdir="TB")
+    assert _svg_width(tall) <= 1100

@@ -28,7 +28,7 @@ import graphviz
 from ..engine import Value
 from .book_layout import book_layout
 from .graph import DEFAULT_MAX_NODES, GraphView
-from .labels import format_number, html_text, op_symbol, shorten
+from .labels import display_width, format_number, html_text, op_symbol, shorten
 
 __all__ = ["draw_graph", "render", "pipe", "GraphvizNotFoundError", "GraphvizError", "COLORS", "FONT",
            "DEFAULT_DPI"]
@@ -198,7 +198,57 @@ def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: st
     return widths
 
 
-def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
+MAX_WIDTH_PT = 1100  # wider pictures shrink below readable size in a notebook (about 900 px wide)
+
+
+def _levels(view: GraphView) -> List[int]:
+    """Each node's longest distance, in values, to the output: the column dot puts it in (LR)."""
+    level = [0] * len(view.nodes)
+    for j in range(len(view.nodes) - 1, -1, -1):
+        for p in view.nodes[j].parents:
+            i = view.pos(p)
+            level[i] = max(level[i], level[j] + 1)
+    return level
+
+
+def _cell_points(view: GraphView, texts: _Texts, i: int) -> List[float]:
+    """About how wide (points) each cell of node i's box is: text is about 6.2 pt a column at 12 pt
+    (a Chinese character is 2 columns) plus 8 pt of padding; a step-through's reserved widths are exact."""
+    v = view.nodes[i]
+    out = [display_width(view.name(i)) * 6.2 + 8] if v.label or not v.is_leaf else []
+    for cell, text in (("data", texts.data[i]), ("grad", texts.grads[i])):
+        if text is not None:
+            reserved = texts.width(view.node_id(i), cell)
+            out.append(reserved if reserved is not None else display_width(f"{cell} {text}") * 6.2 + 8)
+    return out
+
+
+def _estimated_width(view: GraphView, texts: _Texts, rankdir: str, stacked: bool) -> float:
+    """About how wide (points) dot draws the node style, without running dot (it may be missing):
+    the widest box of each column plus 70 pt for the operation and gaps between columns (LR), or the
+    widest row of boxes (TB). Within 10 % of dot for the examples."""
+    level = _levels(view)
+    widest: Dict[int, float] = {}
+    across: Dict[int, float] = {}
+    for i in range(len(view.nodes)):
+        cells = _cell_points(view, texts, i)
+        box = max(cells, default=8.0) if stacked else sum(cells)
+        widest[level[i]] = max(widest.get(level[i], 0.0), box)
+        across[level[i]] = across.get(level[i], 0.0) + box + 18
+    if rankdir in ("LR", "RL"):
+        return sum(widest.values()) + 70 * (len(widest) - 1)
+    return max(across.values())
+
+
+def _stacked(view: GraphView, texts: _Texts, rankdir: str) -> bool:
+    """Whether each box is a column (name over data over grad): when rows would make the picture wider
+    than MAX_WIDTH_PT (the 2-2-1 network: 1,719 pt), so that it stays readable at notebook width.
+    A step-through decides on its reserved widths, so every frame agrees."""
+    return _estimated_width(view, texts, rankdir, stacked=False) > MAX_WIDTH_PT
+
+
+def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set, rankdir: str = "LR") -> None:
+    stacked = _stacked(view, texts, rankdir)
     for i, v in enumerate(view.nodes):
         kind = _kind(view, i, params)
         cells = []
@@ -211,9 +261,10 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad")))
         hot = i in texts.highlight
         border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if hot else 'BORDER="0"'
+        rows = "".join(f"<TR>{c}</TR>" for c in cells) if stacked else f"<TR>{''.join(cells)}</TR>"
         label = (
             f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
-            f"<TR>{''.join(cells)}</TR></TABLE>>"
+            f"{rows}</TABLE>>"
         )
         if texts.widths is not None and not hot:
             # In a step-through every box keeps room for the 3-point highlight border, so nothing moves.
@@ -389,7 +440,7 @@ def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, pa
     if style == "book":
         _draw_book_style(g, view, texts)
     else:
-        _draw_node_style(g, view, texts, {id(p) for p in params})
+        _draw_node_style(g, view, texts, {id(p) for p in params}, rankdir)
     return g
 
 
