@@ -393,6 +393,8 @@ def _book_edge(g, tail: str, middle: str, head: str, name: Optional[str], forwar
     ahead = {"color": FORWARD_HOT, "penwidth": "2.2"} if hot[0] else {}
     back = {"color": GRAD_COLOR, "penwidth": "2.4" if hot[1] else "1"}
     span = {"minlen": str(length)} if length != 1 else {}
+    if tail.startswith("n") and head.startswith("n") and length == 1:
+        span["weight"] = "3"  # keep a name level with its arrow: without it, w2 of the 2-2-1 network curls
     g.edge(tail, f"{middle}:f:w", arrowhead="none", **ahead, **span)
     g.edge(f"{middle}:f:e", head, **ahead)
     # Declared tail -> head like the forward arrow (so the layout keeps its ranks) but drawn
