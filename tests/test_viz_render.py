@@ -516,3 +516,20 @@ def test_the_network_drawn_with_rows_would_be_too_wide():
     # drawn top to bottom the ranks are rows: boxes stand side by side, so the estimate sums them
     tall = draw_graph(examples.network_2_2_1(), rankdir="TB")
     assert _svg_width(tall) <= 1100
+
+
+def test_an_input_used_twice_with_an_input_between_its_uses_is_drawn_without_crossing():
+    # notebook 01's packing fee c: 苹果单价 = 苹果原价 + c, 橘子单价 = 橘子原价 + c
+    c = Value(1, label="c")
+    apple = Value(100, label="苹果原价") + c
+    orange = Value(150, label="橘子原价") + c
+    total = apple * 2 + orange * 3
+    total.label = "合计"
+    total.backward()
+    view = GraphView(total)
+    _, curves = _layout(draw_graph(total, style="book"))
+    arrows = {label: _input_arrows(view, curves, label) for label in ("c", "苹果原价", "橘子原价")}
+    for a, b in itertools.combinations(arrows, 2):
+        for ca in arrows[a]:
+            for cb in arrows[b]:
+                assert not any(_cross(p, q, r, s) for p, q in zip(ca, ca[1:]) for r, s in zip(cb, cb[1:])), (a, b)

@@ -108,7 +108,7 @@ def _fans(view: GraphView, rows: List[int], shared: Sequence[int]) -> Dict[int, 
 def book_layout(view: GraphView) -> BookLayout:
     """The input order and fan lengths with the fewest interleaving shared values, then the fewest swaps."""
     shared = _shared(view)
-    if len(shared) < 2:
+    if not shared:
         return BookLayout({}, {}, 0)
     shared_set = set(shared)
     swappable = _swappable(view, shared)

@@ -349,7 +349,7 @@ def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> Non
     # The output leaves through one last arrow, named at its head.
     root = view.nodes[last]
     name = shorten(root.label) if root.label and not root.is_leaf else ""  # a lone leaf is named at the tail
-    g.node("out", label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
+    g.node("out", label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", width="0", fontsize="13")
     _book_edge(g, view.node_id(last), "e_out", "out", None, texts.data[last],
                texts.edge_grads.get((None, None)), _hot_arrows(texts, last), texts)
 
@@ -359,7 +359,8 @@ def _book_node(g: graphviz.Digraph, view: GraphView, i: int, hot: bool) -> None:
     node_id = view.node_id(i)
     if v.is_leaf:
         # An input is named at the tail of its arrow; a constant (the ½ of ½(t − y)²) by its number.
-        g.node(node_id, label=f"<{html_text(view.name(i))}>", shape="plaintext", margin="0.04",
+        # width=0: as wide as the name, so the arrow starts right after a short name like "x" or "2"
+        g.node(node_id, label=f"<{html_text(view.name(i))}>", shape="plaintext", margin="0.04", width="0",
                fontcolor=HIGHLIGHT_COLOR if hot else ("black" if v.label else NAME_COLOR),
                fontsize="13" if v.label else "12")
         return
