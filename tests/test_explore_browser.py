@@ -169,7 +169,8 @@ def test_book_style_shows_an_arrows_gradient_when_its_tail_gets_it(apple):
     assert apple.svg_texts("#book-e4_1") == ["1.1", "200"] and apple.svg_texts("#book-e4_0") == ["苹果总价", "200", "?"]
     apple.page.click("#btn-next")  # 苹果总价
     assert apple.svg_texts("#book-e4_0") == ["苹果总价", "200", "1.1"] and apple.svg_texts("#book-e2_0") == ["100", "?"]
-    lit = "Array.from(document.querySelectorAll('#graph-book g.edge.cur')).map(g => [g.id, g.classList.contains('back')])"
+    lit = ("Array.from(document.querySelectorAll('#graph-book g.edge.cur'))"
+           ".map(g => [g.id, g.classList.contains('back')])")
     # a backward step lights the two pieces of the red arrow pointing back into 苹果总价, not the forward one
     assert sorted(apple.page.evaluate(lit)) == [["book-e4_0--n4-2", True], ["book-n2--e4_0-2", True]]
     apple.page.click("#btn-next")

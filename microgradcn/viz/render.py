@@ -329,9 +329,9 @@ def _op_circle(symbol: str) -> Dict[str, str]:
 def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> None:
     last = len(view.nodes) - 1
     layout = book_layout(view)
-    for i, v in enumerate(view.nodes):
+    for i in range(len(view.nodes)):
         _book_node(g, view, i, i in texts.highlight)
-    for i, v in enumerate(view.nodes):
+    for i in range(len(view.nodes)):
         if len(view.uses[i]) > 1:
             # A value used more than once: one trunk arrow carries its name, value and summed
             # gradient to a branch point (the book's repeat node), then one arrow per use.
