@@ -485,6 +485,13 @@ def test_book_layout_counts_interleaving_uses_and_nests_them_in_the_network():
     layout = book_layout(GraphView(examples.network_2_2_1()))
     assert layout.crossings == 0 and layout.order  # some inputs swapped to get there
     assert book_layout(GraphView(apple_tax())).order == {}  # nothing shared: argument order kept
+    # a layer whose neurons all share three inputs cannot avoid crossings: no long fans then either
+    from microgradcn.nn import MLP
+
+    out = MLP(3, [4, 1], seed=0)([Value(1.0), Value(2.0), Value(-1.0)])
+    out = out[0] if isinstance(out, list) else out
+    dense = book_layout(GraphView(out))
+    assert dense.crossings > 0 and dense.fan == {}
 
 
 # ------------------------------------------------------ node style width

@@ -12,6 +12,7 @@ its rows fits inside its fan.
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import Dict, List, Sequence, Tuple
 
 from .graph import GraphView
@@ -105,8 +106,18 @@ def _fans(view: GraphView, rows: List[int], shared: Sequence[int]) -> Dict[int, 
     return {i: n for i, n in fan.items() if n > 1}
 
 
+_LAYOUTS: "weakref.WeakKeyDictionary[GraphView, BookLayout]" = weakref.WeakKeyDictionary()
+
+
 def book_layout(view: GraphView) -> BookLayout:
-    """The input order and fan lengths with the fewest interleaving shared values, then the fewest swaps."""
+    """The input order and fan lengths with the fewest interleaving shared values, then the shortest
+    fans, then the fewest swaps. Worked out once per view (a step-through draws the same view 2n times)."""
+    if view not in _LAYOUTS:
+        _LAYOUTS[view] = _best_layout(view)
+    return _LAYOUTS[view]
+
+
+def _best_layout(view: GraphView) -> BookLayout:
     shared = _shared(view)
     if not shared:
         return BookLayout({}, {}, 0)
@@ -124,4 +135,6 @@ def book_layout(view: GraphView) -> BookLayout:
         score = (_interleavings(rows, shared), sum(fan.values()), sum(flips))
         if score < best:
             best, best_layout = score, BookLayout(order, fan, score[0])
+    if best_layout.crossings:  # arrows cross anyway (a layer of neurons that all share their inputs):
+        best_layout.fan = {}   # longer fans would only widen the picture
     return best_layout
