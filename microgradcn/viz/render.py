@@ -10,9 +10,16 @@ Colour legend (node style)
 * gradients are written in red (``#c0392b``), as in 深度学习入门 ch. 5; the node
   being processed (``highlight``) gets a thick red border.
 
-The *book* style draws operations as circles (×, +, exp, ...), writes each
-forward value above its arrow and the gradient flowing back along that arrow
-below it in red, and names inputs at the arrow tails.
+The *book* style draws, as 深度学习入门 ch. 5 does, operations as circles of one
+size (×, +, x², exp, ...), each forward value above its black arrow and, under
+it, a red arrow pointing back with the gradient on it. Inputs are named at the
+arrow tails, constants by their number, intermediate values on their own
+arrows. A value used more than once goes through one arrow, carrying its summed
+gradient, to a branch point, then one arrow per use; `book_layout` orders the
+inputs so that these arrows do not cross where that is possible.
+
+The *node* style draws a box a value; when one-row boxes would make the picture
+wider than `MAX_WIDTH_PT` (1,100 pt), each box becomes a column.
 """
 
 from __future__ import annotations
