@@ -18,7 +18,7 @@ arrows. A value used more than once goes through one arrow, carrying its summed
 gradient, to a branch point, then one arrow per use; `book_layout` orders the
 inputs so that these arrows do not cross where that is possible.
 
-The *node* style draws a box a value; when one-row boxes would make the picture
+The *node* style draws one box per value; when one-row boxes would make the picture
 wider than `MAX_WIDTH_PT` (1,100 pt), each box becomes a column.
 """
 
