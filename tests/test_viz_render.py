@@ -540,3 +540,14 @@ def test_an_input_used_twice_with_an_input_between_its_uses_is_drawn_without_cro
         for ca in arrows[a]:
             for cb in arrows[b]:
                 assert not any(_cross(p, q, r, s) for p, q in zip(ca, ca[1:]) for r, s in zip(cb, cb[1:])), (a, b)
+
+
+@pytest.mark.parametrize("rankdir, enter, leave", [("LR", "w", "e"), ("RL", "e", "w"), ("TB", "n", "s"),
+                                                   ("BT", "s", "n")])
+def test_book_arrows_run_through_their_labels_in_every_direction(rankdir, enter, leave):
+    src = draw_graph(apple_tax(), style="book", rankdir=rankdir).source
+    for port in ("f", "b"):
+        assert src.count(f"e4_0:{port}:{enter}") == 1 and src.count(f"e4_0:{port}:{leave}") == 1
+    # top to bottom, the bars stand upright beside the numbers: one row of cells
+    assert ('<TD PORT="f" WIDTH="1"' in src) == (rankdir in ("TB", "BT"))
+    dot_accepts(src)

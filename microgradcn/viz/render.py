@@ -83,6 +83,7 @@ class _Texts:
         self.highlight = highlight
         # 'forward' / 'backward': a step-through frame highlights only that pass's arrows (book style)
         self.phase: Optional[str] = None
+        self.rankdir = "LR"  # which way the book style's arrows run (set when drawing)
         # (node id, cell) -> width in points kept free for that cell, so that every frame of a
         # step-through has one layout whether a number is known or still '?' (see cell_widths)
         self.widths = widths
@@ -305,24 +306,30 @@ NAME_COLOR = "#666666"
 
 
 def _arrow_label(name: Optional[str], forward: Optional[str], backward: Optional[str],
-                 width: Optional[int] = None) -> str:
+                 width: Optional[int] = None, across: bool = False) -> str:
     """The numbers written on one book-style arrow, as in the book's ch. 5 figures.
 
     From top to bottom: the value's name (small, grey; intermediate values only), the
     forward value, a black bar (port ``f``) that the forward arrow runs through, a red
     bar (port ``b``) that the backward arrow runs through, and the gradient in red.
+    `across` (a picture drawn top to bottom): the same from left to right, with upright bars.
     """
-    td = "<TD CELLPADDING=\"1\">" if width is None else f'<TD CELLPADDING="1" WIDTH="{width}">'
-    rows = []
+    td = '<TD CELLPADDING="1">' if width is None else f'<TD CELLPADDING="1" WIDTH="{width}">'
+    bar = "WIDTH" if across else "HEIGHT"  # the bars are 1 point thick across the arrow
+    cells = []
     if name:
-        rows.append(f'<TR><TD CELLPADDING="1"><FONT POINT-SIZE="10" COLOR="{NAME_COLOR}">{html_text(name)}</FONT>'
-                    "</TD></TR>")
-    rows.append(f"<TR>{td}{html_text(forward or '') or ' '}</TD></TR>")
-    rows.append('<TR><TD PORT="f" HEIGHT="1" BGCOLOR="#444444"></TD></TR>')
-    rows.append(f'<TR><TD HEIGHT="{_ARROW_GAP}"></TD></TR>')
-    rows.append(f'<TR><TD PORT="b" HEIGHT="1" BGCOLOR="{GRAD_COLOR}"></TD></TR>')
-    rows.append(f'<TR>{td}<FONT COLOR="{GRAD_COLOR}">{html_text(backward or "") or " "}</FONT></TD></TR>')
-    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{"".join(rows)}</TABLE>>'
+        cells.append(f'<TD CELLPADDING="1"><FONT POINT-SIZE="10" COLOR="{NAME_COLOR}">{html_text(name)}</FONT></TD>')
+    cells.append(f"{td}{html_text(forward or '') or ' '}</TD>")
+    cells.append(f'<TD PORT="f" {bar}="1" BGCOLOR="#444444"></TD>')
+    cells.append(f'<TD {bar}="{_ARROW_GAP}"></TD>')
+    cells.append(f'<TD PORT="b" {bar}="1" BGCOLOR="{GRAD_COLOR}"></TD>')
+    cells.append(f'{td}<FONT COLOR="{GRAD_COLOR}">{html_text(backward or "") or " "}</FONT></TD>')
+    body = f"<TR>{''.join(cells)}</TR>" if across else "".join(f"<TR>{c}</TR>" for c in cells)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{body}</TABLE>>'
+
+
+# Where an arrow enters and leaves the bars of its label, by direction of the picture.
+_SIDES = {"LR": ("w", "e"), "RL": ("e", "w"), "TB": ("n", "s"), "BT": ("s", "n")}
 
 
 def _op_circle(symbol: str) -> Dict[str, str]:
@@ -333,8 +340,9 @@ def _op_circle(symbol: str) -> Dict[str, str]:
     return {"fixedsize": "false", "width": "0.45", "fontsize": "9"}  # a custom op's long name
 
 
-def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> None:
+def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, rankdir: str = "LR") -> None:
     last = len(view.nodes) - 1
+    texts.rankdir = rankdir
     layout = book_layout(view)
     for i in range(len(view.nodes)):
         _book_node(g, view, i, i in texts.highlight)
@@ -397,18 +405,20 @@ def _hot_arrows(texts: _Texts, i: int) -> Tuple[bool, bool]:
 
 def _book_edge(g, tail: str, middle: str, head: str, name: Optional[str], forward, backward,
                hot: Tuple[bool, bool], texts: _Texts, length: int = 1) -> None:
-    g.node(middle, label=_arrow_label(name, forward, backward, texts.width(middle, "value")), shape="plain")
+    across = texts.rankdir in ("TB", "BT")
+    enter, leave = _SIDES[texts.rankdir]
+    g.node(middle, label=_arrow_label(name, forward, backward, texts.width(middle, "value"), across), shape="plain")
     ahead = {"color": FORWARD_HOT, "penwidth": "2.2"} if hot[0] else {}
     back = {"color": GRAD_COLOR, "penwidth": "2.4" if hot[1] else "1"}
     span = {"minlen": str(length)} if length != 1 else {}
     if tail.startswith("n") and head.startswith("n") and length == 1:
         span["weight"] = "3"  # keep a name level with its arrow: without it, w2 of the 2-2-1 network curls
-    g.edge(tail, f"{middle}:f:w", arrowhead="none", **ahead, **span)
-    g.edge(f"{middle}:f:e", head, **ahead)
+    g.edge(tail, f"{middle}:f:{enter}", arrowhead="none", **ahead, **span)
+    g.edge(f"{middle}:f:{leave}", head, **ahead)
     # Declared tail -> head like the forward arrow (so the layout keeps its ranks) but drawn
     # pointing back: the arrowhead sits at the tail.
-    g.edge(tail, f"{middle}:b:w", dir="back", arrowtail="normal", **back, **span)
-    g.edge(f"{middle}:b:e", head, dir="none", **back)
+    g.edge(tail, f"{middle}:b:{enter}", dir="back", arrowtail="normal", **back, **span)
+    g.edge(f"{middle}:b:{leave}", head, dir="none", **back)
 
 
 def draw_graph(
@@ -448,7 +458,7 @@ def draw_graph(
 def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, params: Iterable[Value] = ()):
     g = _new_digraph(rankdir, fmt, style)
     if style == "book":
-        _draw_book_style(g, view, texts)
+        _draw_book_style(g, view, texts, rankdir)
     else:
         _draw_node_style(g, view, texts, {id(p) for p in params}, rankdir)
     return g
