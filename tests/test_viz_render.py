@@ -1,6 +1,7 @@
 """draw_graph: DOT structure, determinism, escaping, numbers, size limit, rendering."""
 
 import itertools
+import math
 import re
 import subprocess
 from fractions import Fraction
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from microgradcn import Value, examples
 from microgradcn.examples import apple_tax, find
+from microgradcn.testing import expressions
 from microgradcn.viz import (
     COLORS,
     GraphTooLargeError,
@@ -551,3 +553,19 @@ def test_book_arrows_run_through_their_labels_in_every_direction(rankdir, enter,
     # top to bottom, the bars stand upright beside the numbers: one row of cells
     assert ('<TD PORT="f" WIDTH="1"' in src) == (rankdir in ("TB", "BT"))
     dot_accepts(src)
+
+
+@settings(max_examples=40, deadline=None)
+@given(expressions(n_inputs=(1, 3), n_ops=(2, 8)))
+def test_the_arrow_to_a_branch_point_carries_the_sum_of_its_branches(expr):
+    root = expr(*[Value(x, label=f"x{k}") for k, x in enumerate(expr.inputs)])
+    root.backward()
+    view = GraphView(root)
+    src = draw_graph(root, style="book", precision=None).source
+    grads = view.gradients()
+    shared = [i for i in range(len(view)) if len(view.uses[i]) > 1]
+    for i in shared:
+        total = float(arrow(src, f"t{i}")[2])
+        branches = [float(arrow(src, f"e{j}_{slot}")[2]) for j, slot in view.uses[i]]
+        assert total == float(grads[i])
+        assert math.isclose(total, math.fsum(branches), rel_tol=1e-9, abs_tol=1e-9), (total, branches)
