@@ -175,7 +175,7 @@ def test_book_style_draws_a_red_arrow_back_under_each_forward_arrow():
     for middle in middles:
         # the forward arrow (default colour) runs through port f and points at the head
         assert re.search(rf"^\s*\w+ -> {middle}:f:w \[arrowhead=none[^\]]*\]$", src, re.M), middle
-        assert re.search(rf"^\s*{middle}:f:e -> \w+$", src, re.M), middle
+        assert re.search(rf"^\s*{middle}:f:e -> \w+ \[penwidth=1.5\]$", src, re.M), middle
         # the backward arrow, red, runs through port b below it and points back at the tail
         assert re.search(rf'^\s*\w+ -> {middle}:b:w \[arrowtail=normal color="#c0392b" dir=back', src, re.M)
         assert re.search(rf'^\s*{middle}:b:e -> \w+ \[color="#c0392b" dir=none', src, re.M), middle
@@ -551,7 +551,7 @@ def test_book_arrows_run_through_their_labels_in_every_direction(rankdir, enter,
     for port in ("f", "b"):
         assert src.count(f"e4_0:{port}:{enter}") == 1 and src.count(f"e4_0:{port}:{leave}") == 1
     # top to bottom, the bars stand upright beside the numbers: one row of cells
-    assert ('<TD PORT="f" WIDTH="1"' in src) == (rankdir in ("TB", "BT"))
+    assert ('<TD PORT="f" WIDTH="2"' in src) == (rankdir in ("TB", "BT"))
     dot_accepts(src)
 
 

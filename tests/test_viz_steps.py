@@ -178,12 +178,14 @@ def test_book_frames_highlight_the_arrows_of_their_own_pass():
     pay = apple_tax()  # node 2 is 苹果总价; its arrow to 支付金额 is e4_0
     forward = draw_frame(forward_frames(pay)[2], style="book").source
     backward = draw_frame(backward_frames(pay)[2], style="book").source
-    hot_forward = re.compile(r'^\s*(?:n2 -> e4_0:f:w|e4_0:f:e -> n4) \[.*color="#2563eb".*penwidth=2\.2', re.M)
-    hot_back = re.compile(r'^\s*(?:n2 -> e4_0:b:w|e4_0:b:e -> n4) \[.*color="#c0392b".*penwidth=2\.4', re.M)
+    hot_forward = re.compile(r'^\s*(?:n2 -> e4_0:f:w|e4_0:f:e -> n4) \[.*color="#2563eb".*penwidth=2\.6', re.M)
+    hot_back = re.compile(r'^\s*(?:n2 -> e4_0:b:w|e4_0:b:e -> n4) \[.*color="#c0392b".*penwidth=2\.8', re.M)
     assert len(hot_forward.findall(forward)) == 2 and not hot_back.findall(forward)
     assert len(hot_back.findall(backward)) == 2 and not hot_forward.findall(backward)
     # only the current node's arrows
-    assert forward.count("penwidth=2.2") == 2 and backward.count("penwidth=2.4") == 2
+    assert forward.count("penwidth=2.6") == 2 and backward.count("penwidth=2.8") == 2
+    # and the bar the forward arrow runs through inside its label turns blue with it
+    assert forward.count('BGCOLOR="#2563eb"') == 1 and backward.count('BGCOLOR="#2563eb"') == 0
 
 
 def test_gif_shows_each_frame_long_enough_to_read_and_holds_the_last(tmp_path):

@@ -301,12 +301,16 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
 
 
 _ARROW_GAP = 4  # points between the forward arrow and the backward arrow under it
+# Graphviz puts ports on whole points: a 2-point bar has its middle where the arrow ends, so a
+# 1.5-point arrow runs on through it as one line (a 1-point bar sat half a point off, like a double line).
+_BAR = 2
+_PEN = "1.5"
 FORWARD_HOT = "#2563eb"  # a forward arrow being computed; red is kept for gradients
 NAME_COLOR = "#666666"
 
 
 def _arrow_label(name: Optional[str], forward: Optional[str], backward: Optional[str],
-                 width: Optional[int] = None, across: bool = False) -> str:
+                 width: Optional[int] = None, across: bool = False, forward_color: str = "#444444") -> str:
     """The numbers written on one book-style arrow, as in the book's ch. 5 figures.
 
     From top to bottom: the value's name (small, grey; intermediate values only), the
@@ -315,14 +319,14 @@ def _arrow_label(name: Optional[str], forward: Optional[str], backward: Optional
     `across` (a picture drawn top to bottom): the same from left to right, with upright bars.
     """
     td = '<TD CELLPADDING="1">' if width is None else f'<TD CELLPADDING="1" WIDTH="{width}">'
-    bar = "WIDTH" if across else "HEIGHT"  # the bars are 1 point thick across the arrow
+    bar = "WIDTH" if across else "HEIGHT"  # the bars' thickness across the arrow
     cells = []
     if name:
         cells.append(f'<TD CELLPADDING="1"><FONT POINT-SIZE="10" COLOR="{NAME_COLOR}">{html_text(name)}</FONT></TD>')
     cells.append(f"{td}{html_text(forward or '') or ' '}</TD>")
-    cells.append(f'<TD PORT="f" {bar}="1" BGCOLOR="#444444"></TD>')
+    cells.append(f'<TD PORT="f" {bar}="{_BAR}" BGCOLOR="{forward_color}"></TD>')
     cells.append(f'<TD {bar}="{_ARROW_GAP}"></TD>')
-    cells.append(f'<TD PORT="b" {bar}="1" BGCOLOR="{GRAD_COLOR}"></TD>')
+    cells.append(f'<TD PORT="b" {bar}="{_BAR}" BGCOLOR="{GRAD_COLOR}"></TD>')
     cells.append(f'{td}<FONT COLOR="{GRAD_COLOR}">{html_text(backward or "") or " "}</FONT></TD>')
     body = f"<TR>{''.join(cells)}</TR>" if across else "".join(f"<TR>{c}</TR>" for c in cells)
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{body}</TABLE>>'
@@ -407,9 +411,11 @@ def _book_edge(g, tail: str, middle: str, head: str, name: Optional[str], forwar
                hot: Tuple[bool, bool], texts: _Texts, length: int = 1) -> None:
     across = texts.rankdir in ("TB", "BT")
     enter, leave = _SIDES[texts.rankdir]
-    g.node(middle, label=_arrow_label(name, forward, backward, texts.width(middle, "value"), across), shape="plain")
-    ahead = {"color": FORWARD_HOT, "penwidth": "2.2"} if hot[0] else {}
-    back = {"color": GRAD_COLOR, "penwidth": "2.4" if hot[1] else "1"}
+    label = _arrow_label(name, forward, backward, texts.width(middle, "value"), across,
+                         FORWARD_HOT if hot[0] else "#444444")
+    g.node(middle, label=label, shape="plain")
+    ahead = {"color": FORWARD_HOT, "penwidth": "2.6"} if hot[0] else {"penwidth": _PEN}
+    back = {"color": GRAD_COLOR, "penwidth": "2.8" if hot[1] else _PEN}
     span = {"minlen": str(length)} if length != 1 else {}
     if tail.startswith("n") and head.startswith("n") and length == 1:
         span["weight"] = "3"  # keep a name level with its arrow: without it, w2 of the 2-2-1 network curls
