@@ -24,7 +24,8 @@ def inputs(node: Value) -> Tuple[Value, ...]:
     """A node's inputs as replay sees them: a select's are all its candidates."""
     if node._op is SELECT:
         return node._k[1]
-    return parents(node)
+    a, b = node._a, node._b  # (parents(node), written out: this runs for every node, several times)
+    return () if a is None else (a,) if b is None else (a, b)
 
 
 def parents(node: Value) -> Tuple[Value, ...]:
@@ -78,14 +79,18 @@ def count_uses(nodes: Sequence[Value]) -> Dict[Value, int]:
     return uses
 
 
-def backward_order(root: Value, nodes: Optional[List[Value]] = None, chosen_only: bool = False) -> List[Value]:
+def backward_order(root: Value, uses: Optional[Dict[Value, int]] = None, chosen_only: bool = False) -> List[Value]:
     """The interior nodes in the order eager mode's backward loop visits them (engine._chain_rule).
 
     A `select` counts all its candidates as inputs (so the order holds for
     every label, see `fixed_selects`), or with ``chosen_only`` only the one
     it chose, as the engine does (the order for the recorded labels).
+    `uses` (`count_uses` of the graph, not changed) saves counting again.
     """
-    uses = eager_uses(root) if chosen_only else count_uses(forward_order(root) if nodes is None else nodes)
+    if chosen_only:
+        uses = eager_uses(root)
+    else:
+        uses = count_uses(forward_order(root)) if uses is None else dict(uses)
     ins = parents if chosen_only else inputs
     order: List[Value] = []
     ready: List[Value] = []
@@ -163,8 +168,10 @@ def leading(nodes: List[Value], params: Sequence[Value]) -> Set[Value]:
     """The nodes from which some parameter can be reached (the others' gradients go nowhere)."""
     leads = set(params)
     for v in nodes:
-        if any(p in leads for p in inputs(v)):
-            leads.add(v)
+        for p in inputs(v):
+            if p in leads:
+                leads.add(v)
+                break
     return leads
 
 

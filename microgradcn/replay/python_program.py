@@ -125,12 +125,12 @@ class PythonEmitter:
     # -------------------------------------------------------------- plan
     def _plan(self) -> None:
         """Eager's backward order, the selects whose label is guarded, and the parts that repeat."""
-        self.order = backward_order(self.root, self.nodes)
+        self.order = backward_order(self.root, self.uses)
         # Labels that might change eager's order are guarded (every select's then), and eager's order is used.
         self.fixed: Set[Value] = fixed_selects(self.nodes, self.order)
         if self.fixed:
             self.fixed = {v for v in self.nodes if v._op is SELECT and any(c._op is not None for c in v._k[1])}
-            self.order = backward_order(self.root, self.nodes, chosen_only=True)
+            self.order = backward_order(self.root, chosen_only=True)
         # A part that repeats (one sample's loss in a batch) is written once, as two functions, and called
         # once per repeat: shorter code, the same operations in the same order.
         no_repeats = self.batched or self.recording.recorder.decisions
