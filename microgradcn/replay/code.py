@@ -53,7 +53,17 @@ def backward_term(template: str, g: str, operand: Callable[[str], str]) -> str:
 
     `operand` names input ``a`` or ``b``, asked only if the template uses it.
     """
-    return template.format(g=g, **{k: operand(k) for k in ("a", "b") if "{" + k + "}" in template})
+    names = _OPERANDS.get(template)
+    if names is None:
+        names = _OPERANDS[template] = tuple(k for k in ("a", "b") if "{" + k + "}" in template)
+    if not names:
+        return template.format(g=g)
+    if len(names) == 1:
+        return template.format_map({names[0]: operand(names[0]), "g": g})
+    return template.format(a=operand("a"), b=operand("b"), g=g)
+
+
+_OPERANDS: Dict[str, Tuple[str, ...]] = {}  # template -> the inputs it names (a template is read once)
 
 
 def passes_gradient_on(template: str) -> bool:

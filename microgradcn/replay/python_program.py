@@ -354,11 +354,14 @@ class _Backward:
         op, a, b = v._op, v._a, v._b
         assert op is not None and a is not None
         ins = (a,) if b is None else (a, b)
+        templates = op.backward_code
+        if templates is not None:
+            def operand(s: str) -> str:
+                return e.val(a if s == "a" else b)
+
+            leads = self.leads
+            return [(p, backward_term(t, g, operand)) for p, t in zip(ins, templates) if p in leads]
         wanted = [p in self.leads for p in ins]
-        if op.backward_code is not None:
-            operand = {"a": a, "b": b}
-            return [(p, backward_term(t, g, lambda s: e.val(operand[s])))  # noqa: B023
-                    for p, t, w in zip(ins, op.backward_code, wanted) if w]
         if b is None:
             local = (f"{e.func(op.local, op.vectorized)}({e.val(a)}, {e.const(v._k)}, {e.val(v)})" if op.param
                      else f"{e.func(op.derivative, op.vectorized)}({e.val(a)}, {e.val(v)})")
