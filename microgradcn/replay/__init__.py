@@ -31,8 +31,9 @@ constant of any number type (int, float, numpy scalar, Fraction, ±inf, NaN:
 compared exactly as eager mode compares it); integer inputs used other than
 through `select` (class labels and token ids used through `select` are data:
 new labels need no new recording, unless another label could change the
-order in which eager mode adds gradients up, see `fixed_selects`); and the training/eval mode of every layer
-that acts differently in the two (`modes.layer_mode`).
+order in which eager mode adds gradients up, see `graph.fixed_selects`); the training/eval mode of every
+layer that acts differently in the two (`modes.layer_mode`); and that the gradient reaching a `detach` is
+finite (eager adds 0 * g through it, which is NaN when g is infinite; replay leaves those zeros out).
 
 Random numbers drawn through `modes.random_numbers` (Dropout's masks,
 RReLU's slopes) are inputs of the trace: every replayed call draws them anew,

@@ -7,7 +7,8 @@ backends, one method per kind of guard; the backends differ only in how they
 name a node's number (a variable, or a row of a group) and in whether it is
 a number or an array over the batch. Integer inputs are guarded outside the
 code (`GuardEmitter.index_slots`), and so are layer modes and random draws
-(`recording.Replayed`).
+(`recording.Replayed`). One more kind guards the backward pass: the gradient
+reaching a `detach` must be finite (`GuardEmitter.finite`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ class GuardEmitter:
         """``float(left)`` was `result`: the very same float (NaN is NaN; the sign of a zero counts)."""
         return f"if not _same_number({left}, {self.constant(result)}): raise _Retrace"
 
+    def finite(self, gradient: str) -> str:
+        """The gradient arriving at a `detach` is finite, so what eager adds through it (0 * g) is a zero.
+
+        Replay leaves those zeros out; 0 * inf is NaN, which eager mode would
+        add, so such a call records afresh (and runs eagerly).
+        """
+        return f"if not _finite({gradient}): raise _Retrace"
+
     @staticmethod
     def index_slots(recorder: Recorder, indices: Sequence[Index], data_selected: Iterable[int],
                     fixed: Iterable[int] = ()) -> List[int]:
@@ -106,4 +115,11 @@ def same_number(x: Any, number: float) -> bool:
     return (f == number and (math.copysign(1.0, f) < 0) == negative) or (math.isnan(f) and math.isnan(number))
 
 
-RUNTIME.update(_Retrace=Retrace, _any_differs=any_differs, _compare=compare, _same_number=same_number)
+def finite(x: Any) -> bool:
+    """No inf or NaN in `x` (a number, or an array over the batch); ints and Fractions are always finite."""
+    if isinstance(x, np.ndarray):
+        return all(finite(item) for item in x.ravel().tolist()) if x.dtype == object else bool(np.isfinite(x).all())
+    return not isinstance(x, float) or math.isfinite(x)
+
+
+RUNTIME.update(_Retrace=Retrace, _finite=finite, _any_differs=any_differs, _compare=compare, _same_number=same_number)

@@ -179,9 +179,11 @@ class NumpyEmitter:
         self.param_terms: Dict[int, List[Tuple[Value, int]]] = {id(p): [] for p in self.recording.params}
         self.processed = set()
         for v in order:
-            if id(v) not in self.terms or id(v) not in self.leads or v._op is DETACH:
+            if id(v) not in self.terms or id(v) not in self.leads:
                 continue
             self.processed.add(id(v))
+            if v._op is DETACH:
+                continue  # it passes on 0 * g: nothing, while g is finite (a guard)
             for s, parent in enumerate(inputs(v)):
                 if id(parent) not in self.leads:
                     continue
@@ -330,7 +332,8 @@ class NumpyEmitter:
             group, i = self.where[id(v)]
             return f"{group.name}[{i}]"
 
-        lines = GuardEmitter(self.const, True).lines(recording.recorder.decisions, number_of)
+        self.guard = GuardEmitter(self.const, True)
+        lines = self.guard.lines(recording.recorder.decisions, number_of)
         data_selected = {v._k[0].slot for v in self.nodes if v._op is SELECT and isinstance(v._k[0], Index)}
         self.guarded_indices = GuardEmitter.index_slots(recording.recorder, recording.indices, data_selected)
         self.recorded_indices = [int(i) for i in recording.indices]
@@ -398,6 +401,9 @@ class NumpyEmitter:
             back.append(f"g = {g_text}")
             back.append(f"_scatter(GT, {self.size}, {m}, {self.picks[gid]}, g)")
             self.size += n_cand * m
+            return
+        if op is DETACH:
+            back.append(self.guard.finite(g_text))
             return
         templates = op.backward_code
         leading = [s for s, parent in enumerate(group.parents) if parent.leads

@@ -219,7 +219,7 @@ class PythonEmitter:
     def guards(self) -> List[str]:
         """The guards of the recorded decisions; the integer inputs to check outside the code."""
         recording = self.recording
-        emitter = GuardEmitter(self.const, self.batched)
+        self.guard = emitter = GuardEmitter(self.const, self.batched)
         lines = emitter.lines(recording.recorder.decisions, self.val)
         self.guarded_indices = emitter.index_slots(recording.recorder, recording.indices, self.data_selected,
                                                    self.fixed_slots)
@@ -343,7 +343,8 @@ class _Backward:
         if op is SELECT:
             self.select(v, g)
             return
-        if op is DETACH:
+        if op is DETACH:  # it passes on 0 * g: nothing, while g is finite
+            self.out.append(self.e.guard.finite(g))
             return
         for parent, term in self.terms(v, g):
             self.add(parent, term)
