@@ -64,6 +64,20 @@ def test_the_stages_import_each_other_without_a_cycle():
         visit(module)
 
 
+def test_what_replay_imports_from_the_engine_does_not_import_replay_back():
+    outside = {node.module for tree in MODULES.values() for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and node.level == 2}
+    outside |= {alias.name for tree in MODULES.values() for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module is None
+                for alias in node.names}
+    assert outside == {"engine", "ops", "modes", None}
+    for name in outside - {None}:
+        tree = ast.parse((PACKAGE.parent / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):  # lazy imports too
+            if isinstance(node, ast.ImportFrom):
+                assert "replay" not in (node.module or "") and all("replay" not in a.name for a in node.names)
+
+
 def test_both_programs_implement_the_one_interface_and_neither_subclasses_the_other():
     assert not issubclass(PythonProgram, NumpyProgram) and not issubclass(NumpyProgram, PythonProgram)
     assert PythonProgram.__bases__ == (object,) and NumpyProgram.__bases__ == (object,)
