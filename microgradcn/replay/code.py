@@ -53,17 +53,15 @@ def backward_term(template: str, g: str, operand: Callable[[str], str]) -> str:
 
     `operand` names input ``a`` or ``b``, asked only if the template uses it.
     """
-    names = _OPERANDS.get(template)
-    if names is None:
-        names = _OPERANDS[template] = tuple(k for k in ("a", "b") if "{" + k + "}" in template)
-    if not names:
-        return template.format(g=g)
-    if len(names) == 1:
-        return template.format_map({names[0]: operand(names[0]), "g": g})
-    return template.format(a=operand("a"), b=operand("b"), g=g)
+    form = _FORMS.get(template)
+    if form is None:  # read once per template: positional fields, and which inputs it names
+        positional = template.replace("{a}", "{0}").replace("{b}", "{1}").replace("{g}", "{2}")
+        form = _FORMS[template] = (positional, "{a}" in template, "{b}" in template)
+    positional, names_a, names_b = form
+    return positional.format(operand("a") if names_a else "", operand("b") if names_b else "", g)
 
 
-_OPERANDS: Dict[str, Tuple[str, ...]] = {}  # template -> the inputs it names (a template is read once)
+_FORMS: Dict[str, Tuple[str, bool, bool]] = {}
 
 
 def passes_gradient_on(template: str) -> bool:

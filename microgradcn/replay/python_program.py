@@ -342,26 +342,32 @@ class _Backward:
         op = v._op
         if op is SELECT:
             self.select(v, g)
-            return
-        if op is DETACH:  # it passes on 0 * g: nothing, while g is finite
+        elif op is DETACH:  # it passes on 0 * g: nothing, while g is finite
             self.out.append(self.e.guard.finite(g))
-            return
-        for parent, term in self.terms(v, g):
-            self.add(parent, term)
+        elif op.backward_code is not None:  # type: ignore[union-attr]
+            self.template_terms(v, op.backward_code, g)  # type: ignore[union-attr]
+        else:
+            for parent, term in self.terms(v, g):
+                self.add(parent, term)
+
+    def template_terms(self, v: Value, templates: Tuple[str, ...], g: str) -> None:
+        """Each input's term from the op's code template, such as ``{b} * {g}``, written inline."""
+        a, b, val, leads = v._a, v._b, self.e.val, self.leads
+
+        def operand(s: str) -> str:
+            return val(a if s == "a" else b)
+
+        if a in leads:
+            self.add(a, backward_term(templates[0], g, operand))
+        if b is not None and b in leads:
+            self.add(b, backward_term(templates[1], g, operand))
 
     def terms(self, v: Value, g: str) -> List[Tuple[Value, str]]:
-        """Each input's term (gradient contribution), by the op table: its template, or its functions."""
+        """Each input's term (gradient contribution) through the op's functions (an op without templates)."""
         e = self.e
         op, a, b = v._op, v._a, v._b
         assert op is not None and a is not None
         ins = (a,) if b is None else (a, b)
-        templates = op.backward_code
-        if templates is not None:
-            def operand(s: str) -> str:
-                return e.val(a if s == "a" else b)
-
-            leads = self.leads
-            return [(p, backward_term(t, g, operand)) for p, t in zip(ins, templates) if p in leads]
         wanted = [p in self.leads for p in ins]
         if b is None:
             local = (f"{e.func(op.local, op.vectorized)}({e.val(a)}, {e.const(v._k)}, {e.val(v)})" if op.param
