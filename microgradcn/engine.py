@@ -391,7 +391,7 @@ for _name in ("max", "min"):
 _pass_lock = threading.RLock()
 
 
-def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Value]]:
+def _chain_rule(root: Value, create_graph: bool, table_only: bool = False) -> Tuple[List[Value], List[Value]]:
     """d root / d node for every node of root's graph, left in each node's `_g`.
 
     Kahn's algorithm: count how often each interior node is used inside the
@@ -400,6 +400,11 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
     parent is visited next. Returns (interior nodes in the order visited,
     leaves). Nothing outside the scratch slots changes, so an interrupted pass
     leaves no trace: they are only trusted while `_pass` holds its token.
+
+    The engine's one speed measure in backward: + and *, nearly all of a
+    network's nodes, apply their rule from the op table written out here
+    rather than through ``op.local``. ``table_only`` turns it off (tests
+    compare the two), as do ``create_graph`` and anomaly detection.
     """
     with _pass_lock:
         token = object()
@@ -411,7 +416,7 @@ def _chain_rule(root: Value, create_graph: bool) -> Tuple[List[Value], List[Valu
         visit = order.append
         ready: List[Value] = []
         anomaly = modes.blocks_open and modes.anomaly_enabled()
-        fast = not (create_graph or anomaly)
+        fast = not (create_graph or anomaly or table_only)
         mul, add = (MUL, ADD) if fast else (None, None)  # the fast path below only without create_graph/anomaly
         node = root
         try:

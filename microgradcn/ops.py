@@ -12,7 +12,12 @@ An `Op` says everything about one operation, side by side:
   differentiate again) and on numpy arrays (so replay can run an op over a
   whole batch);
 * ``smooth``: where it is smooth, so tests can compare it with numerical
-  differentiation away from kinks and poles.
+  differentiation away from kinks and poles;
+* optionally, ``forward_code`` and ``backward_code``: the same forward and
+  the same gradient terms as Python expression templates, which replay
+  writes straight into the code it generates (``{a} * {b}``; for each input,
+  the term it receives, such as ``{b} * {g}`` with ``{g}`` the gradient
+  arriving from above). An op without them is called through its functions.
 
 One-input ops get ``forward(x)`` and ``derivative(x, out)``; ops with a
 constant argument (the 3 of ``x ** 3``, the slope of ``leaky_relu``) get it
@@ -69,6 +74,8 @@ class Op:
         smooth: Optional[Smooth] = None,
         vectorized: bool = False,
         test_params: Tuple[Any, ...] = (),
+        forward_code: Optional[str] = None,
+        backward_code: Optional[Tuple[str, ...]] = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise TypeError(f"an Op needs a non-empty str name, got {name!r}")
@@ -89,10 +96,14 @@ class Op:
         self.test_params = test_params or ((None,) if not param else ())
         if param and not self.test_params:
             raise ValueError(f"Op {name!r} takes a constant k: give test_params, e.g. (0.1,)")
+        _check_templates(name, arity, param, forward_code, backward_code)
+        self.forward_code = forward_code
+        self.backward_code = backward_code
         # The backward loop calls every one-input op as local(x, k, out).
         self.local: Callable[..., Any] = derivative if param or arity == 2 else _ignore_k(derivative)
         self._options = dict(symbol=symbol, arity=arity, param=param, infix=infix, smooth=smooth,
-                             vectorized=vectorized, test_params=test_params)  # for pickling a custom op
+                             vectorized=vectorized, test_params=test_params, forward_code=forward_code,
+                             backward_code=backward_code)  # for pickling a custom op
 
     def __call__(self, a: Any, b: Any = None) -> Any:
         from .engine import apply
@@ -121,6 +132,29 @@ class Op:
             if op is self:
                 return _table_op, (key,)
         return _custom_op, (self.name, self.forward, self.derivative, self._options)
+
+
+def _check_templates(name: str, arity: int, param: Union[bool, str], forward_code: Optional[str],
+                     backward_code: Optional[Tuple[str, ...]]) -> None:
+    """Code templates come in pairs, one backward term per input, naming only the op's inputs and ``{g}``."""
+    if (forward_code is None) != (backward_code is None):
+        raise ValueError(f"Op {name!r}: give both forward_code and backward_code, or neither")
+    if forward_code is None or backward_code is None:
+        return
+    if param:
+        raise ValueError(f"Op {name!r}: code templates are for ops without a constant k")
+    if not isinstance(forward_code, str) or not isinstance(backward_code, tuple) or len(backward_code) != arity \
+            or not all(isinstance(t, str) for t in backward_code):
+        raise TypeError(f"Op {name!r}: forward_code must be a str and backward_code a tuple of {arity} str "
+                        f"(one term per input), got {forward_code!r} and {backward_code!r}")
+    names = {"a": "a", "b": "b"} if arity == 2 else {"a": "a"}
+    try:
+        forward_code.format(**names)
+        for term in backward_code:
+            term.format(g="g", **names)
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(f"Op {name!r}: a code template may name only {{a}}{', {b}' if arity == 2 else ''} "
+                         f"and (backward) {{g}}: {error!r}") from None
 
 
 def _table_op(key: str) -> "Op":
@@ -229,11 +263,16 @@ def _reciprocal(b: Any, out: Any) -> Any:
 
 # ================================================================== the ops
 # --- arithmetic ------------------------------------------------------------
-ADD = Op("+", operator.add, lambda a, b, out: (1, 1), arity=2, infix=True, vectorized=True)
+# The code templates compute what the chain rule computes from `derivative`: the local derivative times the
+# gradient from above (1 * g is g and -1 * g is -g, bit for bit, for every float, int and Fraction).
+ADD = Op("+", operator.add, lambda a, b, out: (1, 1), arity=2, infix=True, vectorized=True,
+         forward_code="{a} + {b}", backward_code=("{g}", "{g}"))
 
-SUB = Op("-", operator.sub, lambda a, b, out: (1, -1), symbol="−", arity=2, infix=True, vectorized=True)
+SUB = Op("-", operator.sub, lambda a, b, out: (1, -1), symbol="−", arity=2, infix=True, vectorized=True,
+         forward_code="{a} - {b}", backward_code=("{g}", "-1 * {g}"))
 
-MUL = Op("*", operator.mul, lambda a, b, out: (b, a), symbol="×", arity=2, infix=True, vectorized=True)
+MUL = Op("*", operator.mul, lambda a, b, out: (b, a), symbol="×", arity=2, infix=True, vectorized=True,
+         forward_code="{a} * {b}", backward_code=("{b} * {g}", "{a} * {g}"))
 
 
 def _divide(a: Any, b: Any) -> Any:
@@ -284,7 +323,8 @@ def _base_power(x: Any, k: Any) -> Any:
 CONST_POW = Op("rpow", _base_power, lambda x, k, out: out * math.log(k), symbol="kˣ", param="base",
                smooth=lambda x, k: x < 8, test_params=(2,))
 
-NEG = Op("neg", operator.neg, lambda x, out: -1, symbol="−x", vectorized=True)
+NEG = Op("neg", operator.neg, lambda x, out: -1, symbol="−x", vectorized=True, forward_code="-{a}",
+         backward_code=("-1 * {g}",))
 
 ABS = Op("abs", abs, lambda x, out: branch(x, 1, branch(-x, -1, 0)), symbol="|x|", vectorized=True,
          smooth=lambda x: abs(x) > 0.05)

@@ -5,10 +5,10 @@ import doctest
 import pytest
 
 import microgradcn
-from microgradcn import engine, gradient_check, testing
+from microgradcn import engine, gradient_check, replay, testing
 
 
-@pytest.mark.parametrize("module", [microgradcn, engine, gradient_check, testing], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [microgradcn, engine, gradient_check, replay, testing], ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

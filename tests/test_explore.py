@@ -217,3 +217,23 @@ def test_a_lone_leaf_is_its_own_output():
     assert [(v["name"], v["data"], v["grad"], v["kind"]) for v in data["nodes"]] == [("x", "3", "1", "output")]
     assert [e["id"] for e in data["edges"]] == ["e_out"] and data["nodes"][0]["backward"] == "∂x/∂x = 1(反向传播的起点)"
     assert [f["text"] for f in data["frames"]] == ["前向 1/1:输入 x = 3", "反向 1/1:∂x/∂x = 1(反向传播的起点)"]
+
+
+def test_book_page_has_the_branch_arrow_of_an_input_used_twice():
+    root = examples.network_2_2_1()
+    view = GraphView(root)
+    x1 = view.pos(examples.find(root, "x1"))
+    page = explore(root).html
+    trunk = {e["id"]: e for e in data_of(page)["edges"]}[f"t{x1}"]
+    assert (trunk["data"], trunk["grad"], trunk["parent"]) == ("1", "2.94", x1)
+    # the forward arrow and the red arrow pointing back get one id each, ports left out
+    for name in (f"book-n{x1}--t{x1}", f"book-n{x1}--t{x1}-2", f"book-t{x1}--s{x1}", f"book-s{x1}"):
+        assert f'id="{name}"' in page, name
+
+
+def test_each_step_is_played_long_enough_to_read_its_caption(apple_page):
+    from microgradcn.viz.steps import reading_milliseconds
+
+    steps = data_of(apple_page)["frames"]
+    assert [f["ms"] for f in steps] == [reading_milliseconds(f["text"]) for f in steps]
+    assert min(f["ms"] for f in steps) == 2500 and max(f["ms"] for f in steps) > 5000  # the chain-rule lines

@@ -164,11 +164,15 @@ def test_book_style_shows_an_arrows_gradient_when_its_tail_gets_it(apple):
     assert apple.page.is_visible("#graph-book") and not apple.page.is_visible("#graph-node")
     apple.page.click("#btn-backward")  # backward 1/5: only d支付金额/d支付金额 = 1 is known
     assert apple.svg_texts("#book-e_out") == ["220", "1"]
-    assert apple.svg_texts("#book-e4_0") == ["200", "?"] and apple.svg_texts("#book-e4_1") == ["1.1", "?"]
+    assert apple.svg_texts("#book-e4_0") == ["苹果总价", "200", "?"] and apple.svg_texts("#book-e4_1") == ["1.1", "?"]
     apple.page.click("#btn-next")  # 消费税
-    assert apple.svg_texts("#book-e4_1") == ["1.1", "200"] and apple.svg_texts("#book-e4_0") == ["200", "?"]
+    assert apple.svg_texts("#book-e4_1") == ["1.1", "200"] and apple.svg_texts("#book-e4_0") == ["苹果总价", "200", "?"]
     apple.page.click("#btn-next")  # 苹果总价
-    assert apple.svg_texts("#book-e4_0") == ["200", "1.1"] and apple.svg_texts("#book-e2_0") == ["100", "?"]
+    assert apple.svg_texts("#book-e4_0") == ["苹果总价", "200", "1.1"] and apple.svg_texts("#book-e2_0") == ["100", "?"]
+    lit = ("Array.from(document.querySelectorAll('#graph-book g.edge.cur'))"
+           ".map(g => [g.id, g.classList.contains('back')])")
+    # a backward step lights the two pieces of the red arrow pointing back into 苹果总价, not the forward one
+    assert sorted(apple.page.evaluate(lit)) == [["book-e4_0--n4-2", True], ["book-n2--e4_0-2", True]]
     apple.page.click("#btn-next")
     apple.page.click("#btn-next")
     assert apple.svg_texts("#book-e2_0") == ["100", "2.2"] and apple.svg_texts("#book-e2_1") == ["2", "110"]
@@ -204,6 +208,15 @@ def test_play_and_pause(apple):
     stopped = apple.frame()
     apple.page.wait_for_timeout(600)
     assert apple.frame() == stopped < 10 and apple.text("#btn-play") == "▶ 播放"
+
+
+def test_play_at_normal_speed_leaves_time_to_read_each_caption(apple):
+    apple.page.click("#btn-end")
+    apple.page.click("#btn-play")  # from the end it starts again at the first step
+    assert apple.frame() == 0
+    apple.page.wait_for_timeout(2000)  # the first caption is short: 2.5 s, so still on it
+    assert apple.frame() == 0 and apple.text("#btn-play") == "❚❚ 暂停"
+    apple.page.keyboard.press(" ")
 
 
 def test_zoom_and_pan_the_2_2_1_network(context, pages):

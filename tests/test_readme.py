@@ -22,6 +22,8 @@ EXPECTED_OUTPUT = [
     ("inputs, labels = to_values(X), y.tolist()", ["accuracy 100%"]),
     ('my_sin = Op("my_sin"', ["1.755165\n"]),
     ("step = trace(sample_loss, params", ["records 1, retraces 0\n"]),
+    ("print(step.source)", ["def _program(P, X, I, SEED, K, F, C, S):\n", "v15 = (v2 + (v3 * v4)) + (v5 * v6)\n",
+                            "g2 = v1 * g1\n", "return v13, [G0, G1, G2, G3, G4, G5, G6, G7, G8]\n"]),
     ("mul_apple, mul_tax = MulLayer(), MulLayer()", ["220 2.2 110.0 200\n", "[[0.2689, -0.2689], [0.5379, -0.5379]]"]),
     ("step = make_step(model)", ["4192 个参数, 最后一步的损失 2.4859\n"]),
     ("twin = pickle.loads(pickle.dumps(model))", ["True ['layers.0.neurons.0.w.0', 'layers.0.neurons.0.w.1']\n"]),
@@ -59,3 +61,20 @@ def test_readme_example_runs_and_prints_what_it_says(index, tmp_path, monkeypatc
         found = output.find(text, position)
         assert found >= 0, f"README block {index} should print {text!r}; it printed:\n{output}"
         position = found + len(text)
+
+
+def test_the_generated_source_shown_is_the_one_replay_writes_and_the_graph_beside_it_is_current():
+    """The README's text block after `print(step.source)` is that program's source, and viz/ holds its graph."""
+    from microgradcn.nn import MLP
+    from microgradcn.replay import trace
+    from microgradcn.viz import draw_graph
+
+    tiny = MLP(2, [2, 1], activation="tanh", seed=0)
+    step = trace(lambda x, t: (tiny(x) - t) ** 2, tiny.parameters())
+    step([0.5, -1.0], 1.0)
+    text = README.read_text(encoding="utf-8")
+    shown = re.search(r"print\(step\.source\).*?```\n\n```text\n(.*?)```", text, flags=re.S)
+    assert shown is not None and shown.group(1) == step.source
+    viz = README.parent / "viz"
+    assert "viz/replay_2_2_1_book.svg" in text and (viz / "replay_2_2_1_book.svg").exists()
+    assert (viz / "replay_2_2_1_book.dot").read_text(encoding="utf-8") == draw_graph(step.graph, style="book").source

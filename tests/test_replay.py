@@ -362,7 +362,7 @@ def test_a_part_that_repeats_is_written_once_and_called_per_repeat():
        st.floats(-2, 2), st.booleans())
 def test_repeated_random_expressions_replay_exactly_on_new_numbers(expr, rows, shift, penalty_first):
     """A batch of copies of a random expression over shared parameters, written once and called per copy."""
-    from microgradcn import replay
+    from microgradcn.replay import repeats
 
     params = [Value(x) for x in expr.inputs]
 
@@ -384,8 +384,8 @@ def test_repeated_random_expressions_replay_exactly_on_new_numbers(expr, rows, s
         expected = [eager(batch) for batch in batches]
     except (ValueError, OverflowError, ZeroDivisionError):
         return  # a scaled input left an op's domain: nothing to compare
-    limits = replay._REPEAT_MIN_NODES, replay._REPEAT_MIN_SIZE
-    replay._REPEAT_MIN_NODES, replay._REPEAT_MIN_SIZE = 0, 1  # small graphs too
+    limits = repeats.REPEAT_MIN_NODES, repeats.REPEAT_MIN_SIZE
+    repeats.REPEAT_MIN_NODES, repeats.REPEAT_MIN_SIZE = 0, 1  # small graphs too
     try:
         step = trace(batch_loss, params)
         got = []
@@ -394,13 +394,13 @@ def test_repeated_random_expressions_replay_exactly_on_new_numbers(expr, rows, s
                 p.grad = 0
             got.append((step(batch), [p.grad for p in params]))
     finally:
-        replay._REPEAT_MIN_NODES, replay._REPEAT_MIN_SIZE = limits
+        repeats.REPEAT_MIN_NODES, repeats.REPEAT_MIN_SIZE = limits
     assert got == expected
     assert step.retraces == 0
 
 
 def test_look_alike_parts_that_share_nodes_differently_are_not_written_as_repeats():
-    from microgradcn import replay
+    from microgradcn.replay import repeats
 
     w = [Value(0.5), Value(-0.25), Value(1.5)]
 
@@ -422,8 +422,8 @@ def test_look_alike_parts_that_share_nodes_differently_are_not_written_as_repeat
         loss = batch_loss([[Value(a) for a in r] for r in batch], pattern)
         loss.backward()
         expected.append((loss.data, [p.grad for p in w]))
-    limits = replay._REPEAT_MIN_NODES
-    replay._REPEAT_MIN_NODES = 0
+    limits = repeats.REPEAT_MIN_NODES
+    repeats.REPEAT_MIN_NODES = 0
     try:
         step = trace(lambda r: batch_loss(r, pattern), w)
         got = []
@@ -432,6 +432,6 @@ def test_look_alike_parts_that_share_nodes_differently_are_not_written_as_repeat
                 p.grad = 0
             got.append((step(batch), [p.grad for p in w]))
     finally:
-        replay._REPEAT_MIN_NODES = limits
+        repeats.REPEAT_MIN_NODES = limits
     assert got == expected
     assert _program_of(step).repeats == 3  # the three alike; the one that shares a node is written out

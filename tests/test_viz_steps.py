@@ -53,8 +53,8 @@ def test_drawn_frame_highlights_the_node_and_hides_unknowns():
     node_src = draw_frame(frame).source
     assert node_src.count('BORDER="3" COLOR="#e74c3c"') == 1 and "data ?" in node_src and "grad ?" in node_src
     book_src = draw_frame(backward_frames(pay)[1], style="book").source
-    assert re.search(r'e4_1 \[label=<<TABLE.*?<TD[^>]*>1\.1</TD>.*?#c0392b">200<', book_src)
-    assert re.search(r'e2_0 \[label=<<TABLE.*?<TD[^>]*>100</TD>.*?#c0392b">\?<', book_src)
+    assert re.search(r'e4_1 \[label=<<TABLE.*?<TD[^>]*>1\.1</TD>.*?<FONT COLOR="#c0392b">200<', book_src)
+    assert re.search(r'e2_0 \[label=<<TABLE.*?<TD[^>]*>100</TD>.*?<FONT COLOR="#c0392b">\?<', book_src)
     assert "反向 2/5" in book_src
 
 
@@ -93,7 +93,7 @@ def test_stepper_with_and_without_ipywidgets(monkeypatch):
 # ------------------------------------------------ book-style timing and canvas
 def _under_arrows(source):
     """middle node id -> the red text written under that arrow."""
-    return dict(re.findall(r'(e\d+_\d+|e_out) \[label=<<TABLE.*?#c0392b">(.*?)</FONT>', source))
+    return dict(re.findall(r'(e\d+_\d+|e_out|t\d+) \[label=<<TABLE.*?<FONT COLOR="#c0392b">(.*?)</FONT>', source))
 
 
 def test_book_style_writes_each_backward_value_at_the_frame_that_computes_it():
@@ -119,8 +119,11 @@ def test_a_value_used_twice_shows_both_arrows_at_its_own_frame():
     y = x * x
     y.label = "y"
     first, second = backward_frames(y)
-    assert _under_arrows(draw_frame(first, style="book").source) == {"e1_0": "?", "e1_1": "?", "e_out": "1"}
-    assert _under_arrows(draw_frame(second, style="book").source) == {"e1_0": "3", "e1_1": "3", "e_out": "1"}
+    # x's arrow to its branch point (t0) carries the sum, 6, from x's own frame on
+    assert _under_arrows(draw_frame(first, style="book").source) == {
+        "t0": "?", "e1_0": "?", "e1_1": "?", "e_out": "1"}
+    assert _under_arrows(draw_frame(second, style="book").source) == {
+        "t0": "6", "e1_0": "3", "e1_1": "3", "e_out": "1"}
     assert "3 + 3 = 6" in second.text
 
 
@@ -169,3 +172,50 @@ def test_every_frame_has_the_same_layout(style):
         layout = json.loads(pipe(draw_frame(frame, style=style, caption=False), "json"))
         layouts.add(tuple((node["name"], node["pos"], node["width"]) for node in layout["objects"]))
     assert len(layouts) == 1
+
+
+def test_book_frames_highlight_the_arrows_of_their_own_pass():
+    pay = apple_tax()  # node 2 is 苹果总价; its arrow to 支付金额 is e4_0
+    forward = draw_frame(forward_frames(pay)[2], style="book").source
+    backward = draw_frame(backward_frames(pay)[2], style="book").source
+    hot_forward = re.compile(r'^\s*(?:n2 -> e4_0:f:w|e4_0:f:e -> n4) \[.*color="#2563eb".*penwidth=2\.6', re.M)
+    hot_back = re.compile(r'^\s*(?:n2 -> e4_0:b:w|e4_0:b:e -> n4) \[.*color="#c0392b".*penwidth=2\.8', re.M)
+    assert len(hot_forward.findall(forward)) == 2 and not hot_back.findall(forward)
+    assert len(hot_back.findall(backward)) == 2 and not hot_forward.findall(backward)
+    # only the current node's arrows
+    assert forward.count("penwidth=2.6") == 2 and backward.count("penwidth=2.8") == 2
+    # and the bar the forward arrow runs through inside its label turns blue with it
+    assert forward.count('BGCOLOR="#2563eb"') == 1 and backward.count('BGCOLOR="#2563eb"') == 0
+
+
+def test_gif_shows_each_frame_long_enough_to_read_and_holds_the_last(tmp_path):
+    from PIL import Image, ImageSequence
+
+    from microgradcn.viz.steps import LAST_FRAME_HOLD_MS, reading_milliseconds
+
+    all_frames = frames(apple_tax())
+    with Image.open(save_gif(all_frames, tmp_path / "a.gif", dpi=40)) as image:
+        durations = [page.info["duration"] for page in ImageSequence.Iterator(image)]
+    wanted = [reading_milliseconds(f.text) for f in all_frames]
+    wanted[-1] += LAST_FRAME_HOLD_MS
+    assert durations == wanted
+    assert min(durations) == 2500  # "前向 1/5:输入 苹果单价 = 100"
+    assert durations[8] == 1000 + 75 * len(all_frames[8].text) > 5000  # a 64-character chain-rule line
+    with Image.open(save_gif(all_frames, tmp_path / "b.gif", dpi=40, milliseconds=3000)) as image:
+        assert [page.info["duration"] for page in ImageSequence.Iterator(image)] == [3000] * 9 + [7000]
+
+
+@pytest.mark.parametrize("bad", [0, 5, 2.5, "3000", True])
+def test_gif_rejects_a_bad_frame_time(bad, tmp_path):
+    with pytest.raises(ValueError, match="milliseconds must be"):
+        save_gif(apple_tax(), tmp_path / "a.gif", milliseconds=bad)
+
+
+def test_reading_time_grows_with_the_caption_within_bounds():
+    from microgradcn.viz.steps import reading_milliseconds
+
+    assert reading_milliseconds("") == reading_milliseconds("短") == 2500
+    assert reading_milliseconds("字" * 40) == 4000 and reading_milliseconds("字" * 500) == 8000
+    assert reading_milliseconds("字" * 45) == 4370  # 4,375 ms kept to the GIF's 10 ms steps
+    with pytest.raises(TypeError, match="caption as a str"):
+        reading_milliseconds(None)

@@ -46,7 +46,12 @@
   // ---------- the pieces of each picture that belong to node i ----------
   // parts[style][i] = {nodes: [...], edges: [...]} drawn for node i and the arrows leaving it.
   function partsOf(style, i) {
-    var id = "n" + i, ns = [el(style, id)], es = [];
+    var id = "n" + i, ns = [el(style, id)], es = [], tail = id;
+    if (style === "book" && nodes[i].uses.length > 1) { // one arrow to a branch point, then one per use
+      tail = "s" + i;
+      ns.push(el(style, "t" + i), el(style, tail));
+      es = es.concat(edgeEls(style, id, "t" + i), edgeEls(style, "t" + i, tail));
+    }
     nodes[i].uses.forEach(function (u) {
       var j = u[0], slot = u[1];
       if (style === "node") {
@@ -55,7 +60,7 @@
       } else {
         var mid = "e" + j + "_" + slot;
         ns.push(el(style, mid));
-        es = es.concat(edgeEls(style, id, mid), edgeEls(style, mid, "n" + j));
+        es = es.concat(edgeEls(style, tail, mid), edgeEls(style, mid, "n" + j));
       }
     });
     if (i === LAST && style === "book") {
@@ -70,6 +75,7 @@
     var name = gid.slice(style.length + 1), m;
     if ((m = /^n(\d+)(_op)?$/.exec(name))) return +m[1];
     if ((m = /^e(\d+)_(\d+)$/.exec(name))) return nodes[+m[1]].parents[+m[2]];
+    if ((m = /^[ts](\d+)$/.exec(name))) return +m[1];
     if (name === "e_out" || name === "out") return LAST;
     return null;
   }
@@ -84,10 +90,10 @@
         out.push({ t: texts[k - 1], known: "grad " + v.grad, unknown: "grad ?", at: v.gradFrame, node: i });
       });
     } else {
-      edges.forEach(function (e) {
-        var texts = el(style, e.id).querySelectorAll("text");
-        out.push({ t: texts[0], known: e.data, unknown: "?", at: e.dataFrame, node: e.parent });
-        out.push({ t: texts[1], known: e.grad, unknown: "?", at: e.gradFrame, node: e.parent });
+      edges.forEach(function (e) { // the last two texts: an arrow may carry its value's name first
+        var texts = el(style, e.id).querySelectorAll("text"), k = texts.length;
+        out.push({ t: texts[k - 2], known: e.data, unknown: "?", at: e.dataFrame, node: e.parent });
+        out.push({ t: texts[k - 1], known: e.grad, unknown: "?", at: e.gradFrame, node: e.parent });
       });
     }
     return out.filter(function (s) { return s.t; });
@@ -113,6 +119,10 @@
       var i = nodeOfGroup(style, g.id), title = g.querySelector("title");
       if (i !== null) g.setAttribute("data-node", i);
       if (title && i !== null) title.textContent = nodes[i].name + "(点击查看链式法则)";
+    });
+    box.querySelectorAll("g.edge").forEach(function (g) { // the red arrows pointing back carry gradients
+      var path = g.querySelector("path");
+      if (path && path.getAttribute("stroke") === D.gradColor) g.classList.add("back");
     });
     box.querySelectorAll("g.edge > title, g.graph > title").forEach(function (t) { t.remove(); });
     state.prepared[style] = { svg: svg, slots: list, parts: parts, shown: {} };
@@ -205,7 +215,10 @@
       var cur = frames[f].node, parts = P.parts[cur];
       el(style, "n" + cur).classList.add("cur");
       if (style === "node" && nodes[cur].parents.length) el(style, "n" + cur + "_op").classList.add("cur");
-      if (style === "book") parts.edges.forEach(function (g) { g.classList.add("cur"); });
+      if (style === "book") { // a forward step lights the arrows forward, a backward step those pointing back
+        var back = frames[f].phase === "backward";
+        parts.edges.forEach(function (g) { if (g.classList.contains("back") === back) g.classList.add("cur"); });
+      }
     }
     var sel = state.follow ? null : state.selected; // paths are drawn for a node the learner chose
     P.svg.classList.toggle("dim", sel !== null);
@@ -351,18 +364,24 @@
   }
 
   function stop() {
-    if (state.timer) { clearInterval(state.timer); state.timer = null; }
+    if (state.timer) { clearTimeout(state.timer); state.timer = null; }
   }
 
   function play() {
     if (state.timer) { stop(); drawControls(); return; }
     if (state.frame >= END) go(0, true);
     state.follow = true;
-    state.timer = setInterval(function () {
-      if (state.frame >= END - 1) { stop(); go(END, true); return; }
-      go(state.frame + 1, true);
-    }, 1100 / state.speed);
+    next();
     drawControls();
+  }
+
+  // Each step stays long enough to read its caption (frames[f].ms, the GIF's rule), divided by the speed.
+  function next() {
+    state.timer = setTimeout(function () {
+      if (state.frame >= END - 1) { state.timer = null; go(END, true); return; }
+      go(state.frame + 1, true);
+      next();
+    }, frames[state.frame].ms / state.speed);
   }
 
   function select(i, centre) {

@@ -31,6 +31,7 @@ from .graph import DEFAULT_MAX_NODES, GraphView
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
+from .steps import reading_milliseconds
 
 __all__ = ["Explorer", "explore", "page_data"]
 
@@ -147,7 +148,8 @@ def _node_entry(view: GraphView, i: int, grads: list, param_ids: set[int],
 
 def _edge_entries(view: GraphView, nodes: list[dict], grads: list, data_frame: list[int],
                   grad_frame: list[int], precision: int | None) -> list[dict]:
-    """The book-style arrows, one per (consumer, slot), then the output's arrow."""
+    """The book-style arrows: one per (consumer, slot), one to the branch point of each value
+    used more than once (``t<i>``), then the output's arrow."""
     edges = []
     for j, v in enumerate(view.nodes):
         for slot, (p, d) in enumerate(zip(v.parents, view.local(j) if v.parents else ())):
@@ -160,6 +162,20 @@ def _edge_entries(view: GraphView, nodes: list[dict], grads: list, data_frame: l
                     "slot": slot,
                     "data": nodes[i]["data"],
                     "grad": _fmt(d * grads[j], precision),
+                    "dataFrame": data_frame[i],
+                    "gradFrame": grad_frame[i],
+                }
+            )
+    for i in range(len(view)):
+        if len(view.uses[i]) > 1:  # the arrow to the branch point of a value used twice: its summed gradient
+            edges.append(
+                {
+                    "id": f"t{i}",
+                    "parent": i,
+                    "consumer": None,
+                    "slot": None,
+                    "data": nodes[i]["data"],
+                    "grad": nodes[i]["grad"],
                     "dataFrame": data_frame[i],
                     "gradFrame": grad_frame[i],
                 }
@@ -209,7 +225,8 @@ def page_data(
         nodes.append(entry)
     edges = _edge_entries(view, nodes, grads, data_frame, grad_frame, precision)
     frames = [
-        {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text} for f in all_frames
+        {"phase": f.phase, "step": f.step, "node": f.position, "text": f.text, "ms": reading_milliseconds(f.text)}
+        for f in all_frames
     ]
     return {"output": len(view) - 1, "nodes": nodes, "edges": edges, "frames": frames,
             "colors": dict(COLORS), "gradColor": GRAD_COLOR}
@@ -220,7 +237,8 @@ def _full_texts(data: dict) -> _Texts:
     nodes = data["nodes"]
     edge_grads: dict = {}
     for e in data["edges"]:
-        edge_grads[(e["consumer"], e["slot"])] = e["grad"]
+        if not e["id"].startswith("t"):  # a branch point's arrow shows the node's own gradient
+            edge_grads[(e["consumer"], e["slot"])] = e["grad"]
     return _Texts([v["data"] for v in nodes], [v["grad"] for v in nodes], edge_grads, set())
 
 
@@ -241,7 +259,9 @@ def _svg_with_ids(svg: str, style: str) -> str:
 
     def name(match) -> str:
         kind, title = match.group(1), html.unescape(match.group(2))
-        key = f"{style}-{title.replace('->', '--')}"
+        # ports are left out: the forward arrow n0 -> e2_0:f:w and the backward arrow under it,
+        # n0 -> e2_0:b:w, are both titled n0->e2_0:w and become book-n0--e2_0 and book-n0--e2_0-2
+        key = f"{style}-{'--'.join(end.split(':')[0] for end in title.split('->'))}"
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:  # x * x draws two arrows between the same nodes
             key = f"{key}-{seen[key]}"

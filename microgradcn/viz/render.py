@@ -10,9 +10,16 @@ Colour legend (node style)
 * gradients are written in red (``#c0392b``), as in 深度学习入门 ch. 5; the node
   being processed (``highlight``) gets a thick red border.
 
-The *book* style draws operations as circles (×, +, exp, ...), writes each
-forward value above its arrow and the gradient flowing back along that arrow
-below it in red, and names inputs at the arrow tails.
+The *book* style draws, as 深度学习入门 ch. 5 does, operations as circles of one
+size (×, +, x², exp, ...), each forward value above its black arrow and, under
+it, a red arrow pointing back with the gradient on it. Inputs are named at the
+arrow tails, constants by their number, intermediate values on their own
+arrows. A value used more than once goes through one arrow, carrying its summed
+gradient, to a branch point, then one arrow per use; `book_layout` orders the
+inputs so that these arrows do not cross where that is possible.
+
+The *node* style draws one box per value; when one-row boxes would make the picture
+wider than `MAX_WIDTH_PT` (1,100 pt), each box becomes a column.
 """
 
 from __future__ import annotations
@@ -26,8 +33,9 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 import graphviz
 
 from ..engine import Value
+from .book_layout import book_layout
 from .graph import DEFAULT_MAX_NODES, GraphView
-from .labels import format_number, html_text, op_symbol, shorten
+from .labels import display_width, format_number, html_text, op_symbol, shorten
 
 __all__ = ["draw_graph", "render", "pipe", "GraphvizNotFoundError", "GraphvizError", "COLORS", "FONT",
            "DEFAULT_DPI"]
@@ -73,6 +81,9 @@ class _Texts:
         self.grads = grads
         self.edge_grads = edge_grads  # (consumer j, slot) -> text; (None, None) for the output edge
         self.highlight = highlight
+        # 'forward' / 'backward': a step-through frame highlights only that pass's arrows (book style)
+        self.phase: Optional[str] = None
+        self.rankdir = "LR"  # which way the book style's arrows run (set when drawing)
         # (node id, cell) -> width in points kept free for that cell, so that every frame of a
         # step-through has one layout whether a number is known or still '?' (see cell_widths)
         self.widths = widths
@@ -122,8 +133,7 @@ def _new_digraph(rankdir: str, fmt: str, style: str) -> graphviz.Digraph:
     g = graphviz.Digraph("microgradcn", format=fmt)
     g.attr(rankdir=rankdir, bgcolor="white", fontname=FONT)
     if style == "book":
-        # ordering=in keeps each op's inputs in argument order, top to bottom.
-        g.attr(nodesep="0.35", ranksep="0.25", ordering="in")
+        g.attr(nodesep="0.35", ranksep="0.25")
     else:
         g.attr(nodesep="0.25", ranksep="0.35")
     g.attr("node", fontname=FONT, fontsize="12")
@@ -170,6 +180,10 @@ def _changing_cells(view: GraphView, texts: _Texts, style: str):
     for middle, i, key in edges:
         yield middle, "value", texts.data[i] or "", 1, 0
         yield middle, "value", texts.edge_grads.get(key) or "", 1, 0
+    for i in range(len(view.nodes)):
+        if len(view.uses[i]) > 1:  # the trunk arrow of a value used twice carries its summed gradient
+            yield f"t{i}", "value", texts.data[i] or "", 1, 0
+            yield f"t{i}", "value", texts.grads[i] or "", 1, 0
 
 
 def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: str = "LR") -> Dict[Tuple[str, str], int]:
@@ -192,7 +206,57 @@ def cell_widths(view: GraphView, variants: List[_Texts], style: str, rankdir: st
     return widths
 
 
-def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set) -> None:
+MAX_WIDTH_PT = 1100  # wider pictures shrink below readable size in a notebook (about 900 px wide)
+
+
+def _levels(view: GraphView) -> List[int]:
+    """Each node's longest distance, in values, to the output: the column dot puts it in (LR)."""
+    level = [0] * len(view.nodes)
+    for j in range(len(view.nodes) - 1, -1, -1):
+        for p in view.nodes[j].parents:
+            i = view.pos(p)
+            level[i] = max(level[i], level[j] + 1)
+    return level
+
+
+def _cell_points(view: GraphView, texts: _Texts, i: int) -> List[float]:
+    """About how wide (points) each cell of node i's box is: text is about 6.2 pt a column at 12 pt
+    (a Chinese character is 2 columns) plus 8 pt of padding; a step-through's reserved widths are exact."""
+    v = view.nodes[i]
+    out = [display_width(view.name(i)) * 6.2 + 8] if v.label or not v.is_leaf else []
+    for cell, text in (("data", texts.data[i]), ("grad", texts.grads[i])):
+        if text is not None:
+            reserved = texts.width(view.node_id(i), cell)
+            out.append(reserved if reserved is not None else display_width(f"{cell} {text}") * 6.2 + 8)
+    return out
+
+
+def _estimated_width(view: GraphView, texts: _Texts, rankdir: str, stacked: bool) -> float:
+    """About how wide (points) dot draws the node style, without running dot (it may be missing):
+    the widest box of each column plus 70 pt for the operation and gaps between columns (LR), or the
+    widest row of boxes (TB). Within 10 % of dot for the examples."""
+    level = _levels(view)
+    widest: Dict[int, float] = {}
+    across: Dict[int, float] = {}
+    for i in range(len(view.nodes)):
+        cells = _cell_points(view, texts, i)
+        box = max(cells, default=8.0) if stacked else sum(cells)
+        widest[level[i]] = max(widest.get(level[i], 0.0), box)
+        across[level[i]] = across.get(level[i], 0.0) + box + 18
+    if rankdir in ("LR", "RL"):
+        return sum(widest.values()) + 70 * (len(widest) - 1)
+    return max(across.values())
+
+
+def _stacked(view: GraphView, texts: _Texts, rankdir: str) -> bool:
+    """Whether each box is a column (name over data over grad): when rows would make the picture wider
+    than MAX_WIDTH_PT (the 2-2-1 network: 1,719 pt), so that it stays readable at notebook width.
+    A step-through decides on its reserved widths, so every frame agrees."""
+    return _estimated_width(view, texts, rankdir, stacked=False) > MAX_WIDTH_PT
+
+
+def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params: set, rankdir: str = "LR") -> None:
+    stacked = _stacked(view, texts, rankdir)
     for i, v in enumerate(view.nodes):
         kind = _kind(view, i, params)
         cells = []
@@ -205,9 +269,10 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             cells.append(_cell(f"grad {texts.grads[i]}", GRAD_COLOR, width=texts.width(node_id, "grad")))
         hot = i in texts.highlight
         border = f'BORDER="3" COLOR="{HIGHLIGHT_COLOR}"' if hot else 'BORDER="0"'
+        rows = "".join(f"<TR>{c}</TR>" for c in cells) if stacked else f"<TR>{''.join(cells)}</TR>"
         label = (
             f'<<TABLE {border} CELLBORDER="1" CELLSPACING="0" CELLPADDING="4" BGCOLOR="{COLORS[kind]}">'
-            f"<TR>{''.join(cells)}</TR></TABLE>>"
+            f"{rows}</TABLE>>"
         )
         if texts.widths is not None and not hot:
             # In a step-through every box keeps room for the 3-point highlight border, so nothing moves.
@@ -235,77 +300,131 @@ def _draw_node_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, params
             g.edge(op_id, view.node_id(i))
 
 
-def _edge_value_label(forward: Optional[str], backward: Optional[str], width: Optional[int] = None) -> str:
-    # Forward value above, gradient below, a rule between them: the arrow
-    # enters and leaves this label at mid-height, so it reads as one arrow
-    # with numbers written on either side, as in the book.
-    top = html_text(forward if forward is not None else "")
-    bottom = html_text(backward if backward is not None else "")
-    td = "<TD>" if width is None else f'<TD WIDTH="{width}">'
-    return (
-        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        f"<TR>{td}{top or ' '}</TD></TR><HR/>"
-        f'<TR>{td}<FONT COLOR="{GRAD_COLOR}">{bottom or " "}</FONT></TD></TR></TABLE>>'
-    )
+_ARROW_GAP = 4  # points between the forward arrow and the backward arrow under it
+# Graphviz puts ports on whole points: a 2-point bar has its middle where the arrow ends, so a
+# 1.5-point arrow runs on through it as one line (a 1-point bar sat half a point off, like a double line).
+_BAR = 2
+_PEN = "1.5"
+FORWARD_HOT = "#2563eb"  # a forward arrow being computed; red is kept for gradients
+NAME_COLOR = "#666666"
 
 
-def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts) -> None:
+def _arrow_label(name: Optional[str], forward: Optional[str], backward: Optional[str],
+                 width: Optional[int] = None, across: bool = False, forward_color: str = "#444444") -> str:
+    """The numbers written on one book-style arrow, as in the book's ch. 5 figures.
+
+    From top to bottom: the value's name (small, grey; intermediate values only), the
+    forward value, a black bar (port ``f``) that the forward arrow runs through, a red
+    bar (port ``b``) that the backward arrow runs through, and the gradient in red.
+    `across` (a picture drawn top to bottom): the same from left to right, with upright bars.
+    """
+    td = '<TD CELLPADDING="1">' if width is None else f'<TD CELLPADDING="1" WIDTH="{width}">'
+    bar = "WIDTH" if across else "HEIGHT"  # the bars' thickness across the arrow
+    cells = []
+    if name:
+        cells.append(f'<TD CELLPADDING="1"><FONT POINT-SIZE="10" COLOR="{NAME_COLOR}">{html_text(name)}</FONT></TD>')
+    cells.append(f"{td}{html_text(forward or '') or ' '}</TD>")
+    cells.append(f'<TD PORT="f" {bar}="{_BAR}" BGCOLOR="{forward_color}"></TD>')
+    cells.append(f'<TD {bar}="{_ARROW_GAP}"></TD>')
+    cells.append(f'<TD PORT="b" {bar}="{_BAR}" BGCOLOR="{GRAD_COLOR}"></TD>')
+    cells.append(f'{td}<FONT COLOR="{GRAD_COLOR}">{html_text(backward or "") or " "}</FONT></TD>')
+    body = f"<TR>{''.join(cells)}</TR>" if across else "".join(f"<TR>{c}</TR>" for c in cells)
+    return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{body}</TABLE>>'
+
+
+# Where an arrow enters and leaves the bars of its label, by direction of the picture.
+_SIDES = {"LR": ("w", "e"), "RL": ("e", "w"), "TB": ("n", "s"), "BT": ("s", "n")}
+
+
+def _op_circle(symbol: str) -> Dict[str, str]:
+    """Every operation is a circle of one size; longer symbols (x², exp, tanh) get a smaller font."""
+    sizes = {1: "18", 2: "14", 3: "11", 4: "9"}
+    if len(symbol) in sizes:
+        return {"fixedsize": "true", "width": "0.45", "fontsize": sizes[len(symbol)]}
+    return {"fixedsize": "false", "width": "0.45", "fontsize": "9"}  # a custom op's long name
+
+
+def _draw_book_style(g: graphviz.Digraph, view: GraphView, texts: _Texts, rankdir: str = "LR") -> None:
     last = len(view.nodes) - 1
-    for i, v in enumerate(view.nodes):
-        hot = i in texts.highlight
-        if v.is_leaf:
-            if view.named(i):
-                g.node(
-                    view.node_id(i),
-                    label=f"<{html_text(view.name(i))}>",
-                    shape="plaintext",
-                    margin="0.04",
-                    fontcolor=HIGHLIGHT_COLOR if hot else "black",
-                    fontsize="13",
-                )
-            else:  # an anonymous constant: its number is already on the arrow
-                g.node(view.node_id(i), label="", shape="point", width="0.06", color="#999999")
-        else:
-            symbol = op_symbol(v)
-            g.node(
-                view.node_id(i),
-                label=f"<{html_text(symbol)}>",
-                shape="circle",
-                fixedsize="true" if len(symbol) <= 2 else "false",
-                width="0.45",
-                fontsize="18" if len(symbol) <= 2 else "11",
-                style="filled",
-                fillcolor="#fee2e2" if hot else "white",
-                color=HIGHLIGHT_COLOR if hot else "black",
-                penwidth="2" if hot else "1.2",
-            )
+    texts.rankdir = rankdir
+    layout = book_layout(view)
+    for i in range(len(view.nodes)):
+        _book_node(g, view, i, i in texts.highlight)
+    for i in range(len(view.nodes)):
+        if len(view.uses[i]) > 1:
+            # A value used more than once: one trunk arrow carries its name, value and summed
+            # gradient to a branch point (the book's repeat node), then one arrow per use.
+            hot = _hot_arrows(texts, i)
+            _book_edge(g, view.node_id(i), f"t{i}", f"s{i}", _arrow_name(view, i), texts.data[i],
+                       texts.grads[i], hot, texts)
+            g.node(f"s{i}", label="", shape="point", width="0.07", color="black")
     for j, v in enumerate(view.nodes):
-        for slot, p in enumerate(v.parents):
-            i = view.pos(p)
-            _book_edge(g, view.node_id(i), f"e{j}_{slot}", view.node_id(j),
-                       texts.data[i], texts.edge_grads.get((j, slot)), i in texts.highlight, texts,
-                       _TAIL_SHARED if view.nodes[i].is_leaf and len(view.uses[i]) > 1 else None)
+        for slot in layout.slots(view, j):  # ordering=in draws them in this order, top to bottom
+            i = view.pos(v.parents[slot])
+            shared = len(view.uses[i]) > 1
+            _book_edge(g, f"s{i}" if shared else view.node_id(i), f"e{j}_{slot}", view.node_id(j),
+                       None if shared else _arrow_name(view, i), texts.data[i], texts.edge_grads.get((j, slot)),
+                       _hot_arrows(texts, i), texts, layout.fan.get(i, 1))
     # The output leaves through one last arrow, named at its head.
     root = view.nodes[last]
-    out_name = "out"
     name = shorten(root.label) if root.label and not root.is_leaf else ""  # a lone leaf is named at the tail
-    g.node(out_name, label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", fontsize="13")
-    _book_edge(g, view.node_id(last), "e_out", out_name, texts.data[last],
-               texts.edge_grads.get((None, None)), last in texts.highlight, texts)
+    g.node("out", label=f"<{html_text(name)}>", shape="plaintext", margin="0.04", width="0", fontsize="13")
+    _book_edge(g, view.node_id(last), "e_out", "out", None, texts.data[last],
+               texts.edge_grads.get((None, None)), _hot_arrows(texts, last), texts)
 
 
-# An input used more than once (x1 feeding w1·x1 and w3·x1) sits one column further
-# left than the other inputs, so its arrows reach their rows before the values are
-# written, and each value stands beside the operation it enters.
-_TAIL_SHARED = {"minlen": "2"}
+def _book_node(g: graphviz.Digraph, view: GraphView, i: int, hot: bool) -> None:
+    v = view.nodes[i]
+    node_id = view.node_id(i)
+    if v.is_leaf:
+        # An input is named at the tail of its arrow; a constant (the ½ of ½(t − y)²) by its number.
+        # width=0: as wide as the name, so the arrow starts right after a short name like "x" or "2"
+        g.node(node_id, label=f"<{html_text(view.name(i))}>", shape="plaintext", margin="0.04", width="0",
+               fontcolor=HIGHLIGHT_COLOR if hot else ("black" if v.label else NAME_COLOR),
+               fontsize="13" if v.label else "12")
+        return
+    symbol = op_symbol(v)
+    # ordering=in: the inputs, top to bottom, in the order their arrows are declared (see book_layout)
+    g.node(node_id, label=f"<{html_text(symbol)}>", shape="circle", **_op_circle(symbol), ordering="in", style="filled",
+           fillcolor="#fee2e2" if hot else "white", color=HIGHLIGHT_COLOR if hot else "black",
+           penwidth="2" if hot else "1.2")
 
 
-def _book_edge(g, tail: str, middle: str, head: str, forward, backward, hot: bool, texts: _Texts,
-               tail_attrs: Optional[Dict[str, str]] = None) -> None:
-    g.node(middle, label=_edge_value_label(forward, backward, texts.width(middle, "value")), shape="plain")
-    attrs = {"color": HIGHLIGHT_COLOR, "penwidth": "2"} if hot else {}
-    g.edge(tail, middle, arrowhead="none", **attrs, **(tail_attrs or {}))
-    g.edge(middle, head, **attrs)
+def _arrow_name(view: GraphView, i: int) -> Optional[str]:
+    """An intermediate value's name (苹果总价, t, q·k) on its arrow; inputs are named at the tail."""
+    v = view.nodes[i]
+    return shorten(v.label, 40) if v.label and not v.is_leaf else None
+
+
+def _hot_arrows(texts: _Texts, i: int) -> Tuple[bool, bool]:
+    """(forward, backward): which arrows leaving node i are drawn highlighted.
+
+    A forward step highlights the forward arrows that carry the new value; a backward
+    step the red arrows that carry gradients back into node i.
+    """
+    if i not in texts.highlight:
+        return False, False
+    return texts.phase != "backward", texts.phase != "forward"
+
+
+def _book_edge(g, tail: str, middle: str, head: str, name: Optional[str], forward, backward,
+               hot: Tuple[bool, bool], texts: _Texts, length: int = 1) -> None:
+    across = texts.rankdir in ("TB", "BT")
+    enter, leave = _SIDES[texts.rankdir]
+    label = _arrow_label(name, forward, backward, texts.width(middle, "value"), across,
+                         FORWARD_HOT if hot[0] else "#444444")
+    g.node(middle, label=label, shape="plain")
+    ahead = {"color": FORWARD_HOT, "penwidth": "2.6"} if hot[0] else {"penwidth": _PEN}
+    back = {"color": GRAD_COLOR, "penwidth": "2.8" if hot[1] else _PEN}
+    span = {"minlen": str(length)} if length != 1 else {}
+    if tail.startswith("n") and head.startswith("n") and length == 1:
+        span["weight"] = "3"  # keep a name level with its arrow: without it, w2 of the 2-2-1 network curls
+    g.edge(tail, f"{middle}:f:{enter}", arrowhead="none", **ahead, **span)
+    g.edge(f"{middle}:f:{leave}", head, **ahead)
+    # Declared tail -> head like the forward arrow (so the layout keeps its ranks) but drawn
+    # pointing back: the arrowhead sits at the tail.
+    g.edge(tail, f"{middle}:b:{enter}", dir="back", arrowtail="normal", **back, **span)
+    g.edge(f"{middle}:b:{leave}", head, dir="none", **back)
 
 
 def draw_graph(
@@ -361,9 +480,9 @@ def draw_graph(
 def _draw(view: GraphView, texts: _Texts, style: str, rankdir: str, fmt: str, params: Iterable[Value] = ()):
     g = _new_digraph(rankdir, fmt, style)
     if style == "book":
-        _draw_book_style(g, view, texts)
+        _draw_book_style(g, view, texts, rankdir)
     else:
-        _draw_node_style(g, view, texts, {id(p) for p in params})
+        _draw_node_style(g, view, texts, {id(p) for p in params}, rankdir)
     return g
 
 

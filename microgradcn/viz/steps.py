@@ -24,7 +24,13 @@ from .labels import format_number, html_text
 from .render import DEFAULT_DPI, FONT, UNKNOWN, _draw, _Texts, cell_widths, pipe
 
 __all__ = ["Frame", "frames", "forward_frames", "backward_frames", "draw_frame", "save_frames",
-           "save_html", "save_gif", "stepper"]
+           "save_html", "save_gif", "stepper", "reading_milliseconds", "LAST_FRAME_HOLD_MS"]
+
+# How long a learner needs to read a caption: a short one ("前向 1/5:输入 苹果单价 = 100") 2.5 s,
+# then 75 ms per character (a chain-rule line of 60 characters gets 5.5 s), at most 8 s.
+# The GIF and the explorer's ▶ play both use it.
+_BASE_MS, _PER_CHARACTER_MS, _MIN_MS, _MAX_MS = 1000, 75, 2500, 8000
+LAST_FRAME_HOLD_MS = 4000  # the GIF's last frame, the finished graph, stays this much longer
 
 
 class Frame:
@@ -53,6 +59,17 @@ class Frame:
 
     def __repr__(self) -> str:
         return f"Frame({self.phase} {self.step}/{len(self.view)}: {self.text})"
+
+
+def reading_milliseconds(text: str) -> int:
+    """How long to show a frame whose caption is `text`, in milliseconds (2,500 to 8,000).
+
+    A multiple of 10 ms, the unit a GIF stores.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"reading_milliseconds needs the caption as a str, got {type(text).__name__}: {text!r}")
+    ms = max(_MIN_MS, min(_MAX_MS, _BASE_MS + _PER_CHARACTER_MS * len(text)))
+    return ms - ms % 10
 
 
 def _view(root_or_view, max_nodes) -> GraphView:
@@ -171,6 +188,7 @@ def _reserved_widths(view: GraphView, style: str, rankdir: str, precision: Optio
 def _texts(frame: Frame, precision: Optional[int]) -> _Texts:
     texts = _known_texts(frame.view, frame.data, frame.grads, precision)
     texts.highlight = {frame.position}
+    texts.phase = frame.phase  # book style: a backward step highlights the arrows pointing back
     return texts
 
 
@@ -284,14 +302,23 @@ def _caption_png(text: str, dpi: float) -> bytes:
 
 
 def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str = "book",
-             precision: Optional[int] = 6, milliseconds: int = 1200, dpi: Optional[float] = None,
+             precision: Optional[int] = 6, milliseconds: Optional[int] = None, dpi: Optional[float] = None,
              depth: Optional[int] = None) -> Path:
     """An animated GIF of all frames (needs Pillow: ``pip install "microgradcn[viz]"``).
 
     Every frame has the same canvas: the picture at a fixed place on top, the
     caption centred in a band of fixed height below, so nothing jumps as the
     captions change. `dpi` defaults to 150 pixels per inch.
+
+    Each frame stays long enough to read its caption (`reading_milliseconds`:
+    2.5 s for a short one, longer for a long one); `milliseconds` shows every
+    frame that long instead. The last frame is held `LAST_FRAME_HOLD_MS` longer
+    before the animation starts again.
     """
+    if milliseconds is not None and (isinstance(milliseconds, bool) or not isinstance(milliseconds, int)
+                                     or milliseconds < 20):
+        raise ValueError(f"milliseconds must be a whole number of milliseconds (at least 20) or None, "
+                         f"got {milliseconds!r}")
     try:
         from PIL import Image
     except ImportError as error:
@@ -319,7 +346,9 @@ def save_gif(root: Union[Value, List[Frame]], path: Union[str, Path], style: str
         canvas.append(page)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    canvas[0].save(path, save_all=True, append_images=canvas[1:], duration=milliseconds, loop=0)
+    durations = [reading_milliseconds(f.text) if milliseconds is None else milliseconds for f in all_frames]
+    durations[-1] += LAST_FRAME_HOLD_MS
+    canvas[0].save(path, save_all=True, append_images=canvas[1:], duration=durations, loop=0)
     return path
 
 
