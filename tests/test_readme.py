@@ -17,7 +17,7 @@ EXPECTED_OUTPUT = [
     ("explain(pay)", ["= 1.1 × 2 = 2.2"]),
     ("steps = frames(apple_orange())", ["反向 9/9", "= 2.2"]),
     ('loss = F.hinge([model(x) for x in rows], [1, -1])', ["['MLP', 'hinge', 'l2_penalty'] [528, 528]\n",
-                                                            "∂(+#1)/∂layers.2.neurons.0.b\n", "18 帧\n",
+                                                            "∂(+#1)/∂layers.2.neurons.0.b\n", "40 帧\n",
                                                             "预处理[0] · +#1\n"]),
     ("inputs, labels = to_values(X), y.tolist()", ["accuracy 100%"]),
     ('my_sin = Op("my_sin"', ["1.755165\n"]),

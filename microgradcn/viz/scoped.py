@@ -24,7 +24,7 @@ from .scope_tree import Call, Scope, ScopeTree
 __all__ = ["Part", "Picture", "plan", "draw_plan", "BIG_CALL"]
 
 BIG_CALL = 400  # a call with more nodes than this and no sub-scopes opens one output at a time
-CROWDED = 12  # an open box with more nodes of its own than this draws one item per op
+CROWDED = 12  # an open folded box with more nodes of its own than this draws one item per op
 MODULE_FILL = "#ede9fe"
 FUNCTION_FILL = "#ffedd5"
 STUB_COLOR = "#6b7280"
@@ -141,9 +141,9 @@ def _open(pic: Picture, part: Part, depth: Optional[int], key: Key, level: int) 
         return
     folded = len(part.calls) > 1
     tree = pic.tree
-    crowded = len(direct) > CROWDED
+    crowded = folded and len(direct) > CROWDED
     for i in direct:
-        if (folded or crowded) and tree is not None and i not in tree.param_names:
+        if folded and tree is not None and i not in tree.param_names:
             local = tree.names[i].rpartition(" · ")[2]
             if crowded:  # many nodes made right in the call: one item per op (16 additions: one item)
                 local = local.partition("#")[0]
@@ -184,6 +184,8 @@ def _arrows(pic: Picture) -> None:
     """One arrow per pair of items, carrying the set of values that flow along it; stubs for the outside."""
     view = pic.view
     shown = pic.selection.nodes
+    # In one call of a folded box, the parameters' other users are the other calls: not this call's data flow.
+    shared = pic.tree.param_names if pic.tree is not None and pic.selection.call is not None else {}
     for j in sorted(shown):
         head = pic.item_of[j]
         for p in view.nodes[j].parents:
@@ -191,6 +193,8 @@ def _arrows(pic: Picture) -> None:
             tail = pic.item_of[i] if i in shown else _stub(pic, i, "in")
             if tail != head:
                 pic.edges.setdefault((tail, head), set()).add(i)
+        if j in shared:
+            continue
         for k, _ in view.uses[j]:
             if k not in shown:
                 pic.edges.setdefault((head, _stub(pic, k, "out")), set()).add(j)
