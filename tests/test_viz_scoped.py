@@ -301,3 +301,13 @@ def test_one_moons_step_at_depth_1_is_a_handful_of_items():
     assert titles(pic) == ["MLP ×100", "hinge", "l2_penalty"] and pic.count() == 4 <= 60
     source = draw_graph(loss, depth=1).source  # the default max_nodes=400 counts items, not nodes
     assert "每次 642 个节点" in source
+
+
+def test_highlight_marks_the_item_holding_the_value():
+    model, loss, _ = moons_like()
+    w = model.layers[1].neurons[0].w[0]
+    source = draw_graph(loss, depth=2, highlight=w).source
+    marked = [line for line in source.splitlines() if 'penwidth="3"' in line]
+    assert len(marked) == 1 and "layers.1 ×3" in marked[0]
+    with pytest.raises(ValueError, match="highlight must be Values of the drawn part"):
+        draw_graph(loss, focus="layers.2", highlight=w)

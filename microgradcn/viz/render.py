@@ -471,7 +471,7 @@ def draw_graph(
         from .scoped import draw_scoped
 
         return draw_scoped(root, style, rankdir, show_data, show_grad, max_nodes, fmt, precision, depth, focus,
-                           call, radius)
+                           call, radius, _as_list(highlight))
     view = GraphView(root, max_nodes)
     texts = _state_texts(view, show_data, show_grad, precision, highlight)
     return _draw(view, texts, style, rankdir, fmt, params)

@@ -227,7 +227,8 @@ def _innermost_call(tree: ScopeTree, i: int) -> Call:
 
 # ------------------------------------------------------------------ drawing
 def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, show_grad: bool,
-              precision: Optional[int], max_nodes: Optional[int], frame: Any = None) -> graphviz.Digraph:
+              precision: Optional[int], max_nodes: Optional[int], frame: Any = None,
+              hot: Optional[Set[Key]] = None) -> graphviz.Digraph:
     """Draw the planned items into `g` (made by render's `_new_digraph`); a step-through's `frame` says what is
     known and which item is being processed."""
     if max_nodes is not None and pic.count() > max_nodes:
@@ -237,6 +238,7 @@ def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, sh
             "or focus= on one part.")
     grads = pic.view.gradients()
     texts = _Writer(pic, style, show_data, show_grad, precision, grads)
+    texts.hot = set(hot or ())  # the items holding `highlight=` Values
     if frame is not None:
         texts.known_data, texts.known_grads = frame.data, frame.grads
         texts.hot = {pic.item_of[frame.position]}
@@ -457,7 +459,7 @@ def _norm(values: Iterator[Any]) -> float:
 
 def draw_scoped(root: Any, style: str, rankdir: str, show_data: bool, show_grad: bool, max_nodes: Optional[int],
                 fmt: str, precision: Optional[int], depth: Any, focus: Any, call: Any,
-                radius: Any) -> graphviz.Digraph:
+                radius: Any, highlight: Sequence[Any] = ()) -> graphviz.Digraph:
     """`draw_graph` with `depth=` or `focus=`: check every argument, plan the items, draw them."""
     from .focus import check_depth, select
     from .render import _new_digraph  # render imports this module
@@ -472,10 +474,13 @@ def draw_scoped(root: Any, style: str, rankdir: str, show_data: bool, show_grad:
                          "(no node was made inside a Module call, a loss function or `with scope(...)`); "
                          "draw it whole, or focus on a Value: focus=v, radius=2")
     selection = select(view, tree, focus, call, radius)
+    for h in highlight:
+        if not hasattr(h, "parents") or id(h) not in view.index or view.pos(h) not in selection.nodes:
+            raise ValueError(f"highlight must be Values of the drawn part of the graph, got {h!r}")
     pic = plan(view, tree, selection, depth)
     g = _new_digraph(rankdir, fmt, style)
-    g.attr(compound="true")
-    return draw_plan(pic, style, g, show_data, show_grad, precision, max_nodes)
+    return draw_plan(pic, style, g, show_data, show_grad, precision, max_nodes,
+                     hot={pic.item_of[view.pos(h)] for h in highlight})
 
 
 def item_frames(view: GraphView, depth: int, precision: Optional[int]) -> List[Any]:
