@@ -130,7 +130,7 @@ def method_scope(method: F) -> F:
     @functools.wraps(method)
     def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
         parent = _engine["_open_scope"]
-        _engine["_open_scope"] = (parent, self._scope_ref, name, None)
+        _engine["_open_scope"] = (parent, _module_ref_of(self), name, None)
         try:
             return method(self, *args, **kwargs)
         finally:
@@ -150,7 +150,11 @@ def module_call(call: F) -> F:
     if _takes_one_argument(call):
         def scoped_one(self: Any, x: Any) -> Any:
             parent = _engine["_open_scope"]
-            _engine["_open_scope"] = (parent, self._scope_ref, None, None)
+            try:
+                module = self._scope_ref
+            except AttributeError:  # made without Module.__new__ (object.__new__): make it now
+                module = self.__dict__["_scope_ref"] = module_ref(self)
+            _engine["_open_scope"] = (parent, module, None, None)
             try:
                 return call(self, x)
             finally:
@@ -161,7 +165,7 @@ def module_call(call: F) -> F:
         @functools.wraps(call)
         def scoped(self: Any, *args: Any, **kwargs: Any) -> Any:
             parent = _engine["_open_scope"]
-            _engine["_open_scope"] = (parent, self._scope_ref, None, None)
+            _engine["_open_scope"] = (parent, _module_ref_of(self), None, None)
             try:
                 return call(self, *args, **kwargs)
             finally:
@@ -169,6 +173,14 @@ def module_call(call: F) -> F:
 
     scoped._opens_scope = True
     return scoped
+
+
+def _module_ref_of(module: Any) -> ModuleRef:
+    """The weak reference a module keeps (made now if it was made without Module.__new__)."""
+    ref = module.__dict__.get("_scope_ref")
+    if ref is None:
+        ref = module.__dict__["_scope_ref"] = module_ref(module)
+    return ref
 
 
 def _takes_one_argument(function: Callable) -> bool:

@@ -314,3 +314,10 @@ def test_gpt_step_boxes_with_one_scope_per_head():
     assert len(set(sizes)) > 1  # later positions attend to more keys
     view = tree.view
     assert view.name(view.pos(model.blocks[0].attn.wq.weight[3][2])) == "blocks.0.attn.wq.weight.3.2"
+
+
+def test_a_module_made_without_its_constructor_still_opens_scopes():
+    n = object.__new__(Neuron)  # as some loaders make objects
+    n.__dict__.update(Neuron(2, seed=0).__getstate__())
+    y = n([1.0, 2.0])
+    assert y._scope[scopes.MODULE]() is n and n._scope_ref() is n
