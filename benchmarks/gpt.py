@@ -19,9 +19,10 @@ from typing import Any
 from .microgpt import LR, MicroGPT, microgpt_weights, train_micro
 from .timing import clock, collector
 
-__all__ = ["run_gpt", "print_gpt", "run", "show"]
+__all__ = ["run_gpt", "print_gpt", "whole_run", "run", "show"]
 
 STEPS = 100
+WHOLE_RUN_STEPS = 1000  # `microgradcn train names`: the run a learner waits for
 QUICK_STEPS = 3  # three names of three lengths: three recordings, a few seconds
 SEED = 0
 
@@ -155,6 +156,40 @@ def print_gpt(rows: dict[str, dict[str, float]], steps: int) -> bool:
     return agree
 
 
+def _replayed_run(steps: int, seed: int = SEED) -> tuple[float, float, int, list[float]]:
+    """(CPU s, wall s, recordings, losses) of `steps` replayed steps as ``microgradcn train names`` runs them."""
+    import time
+
+    _, encoded, model = _setup(seed)
+    steady: list = []
+    start = time.perf_counter()
+    cpu_s, losses = _train_eager(model, encoded, steps, steps, replay=True, replayed_only=steady)
+    wall_s = time.perf_counter() - start
+    _, replays = steady[0]
+    return cpu_s, wall_s, steps - replays, losses
+
+
+def whole_run(microgpt_ms_per_step: float, steps: int = WHOLE_RUN_STEPS, seed: int = SEED) -> dict[str, float]:
+    """The replayed run `train names` makes, timed whole: recordings included, sampling left out.
+
+    Same weights, same name order and same Adam as ``microgradcn train names``. `microgpt_ms_per_step` is the
+    microgpt-style engine's CPU ms per step over the first steps of the same order (`run_gpt`'s row), scaled
+    to `steps`: running it for 1,000 steps would take minutes and say nothing more.
+    """
+    replay_s, wall_s, records, _ = _replayed_run(steps, seed)
+    microgpt_style_s = steps * microgpt_ms_per_step / 1000
+    return {"steps": steps, "replay_s": replay_s, "wall_s": wall_s, "records": records,
+            "microgpt_style_s": microgpt_style_s, "ratio": microgpt_style_s / replay_s}
+
+
+def print_whole_run(whole: dict[str, float]) -> None:
+    """One line: the whole run's CPU and wall time against the microgpt-style engine's."""
+    print(f"  whole run, {whole['steps']:.0f} steps as `microgradcn train names`: replay {whole['replay_s']:.1f} s CPU "
+          f"({whole['wall_s']:.1f} s wall, {whole['records']:.0f} recordings included); microgpt-style "
+          f"{whole['microgpt_style_s']:.0f} s (its ms/step above × {whole['steps']:.0f}): "
+          f"{whole['ratio']:.1f}× faster")
+
+
 # CPU time of each part of the run, in first eager (or first microgpt-style) steps: rough, for the forecast only.
 # A microgpt-style step costs about twice its first one once the collector has its graphs to scan.
 RELATIVE_COST = {"micro": 2.0, "record": 25.0, "replayed": 0.15, "count_nodes": 0.5, "count_micro": 1.0,
@@ -179,23 +214,34 @@ def _forecast(steps: int, collector_off_rows: bool, seed: int = SEED) -> float:
     seconds += eager * (steps * c["replayed"] + records * c["record"])
     if collector_off_rows:
         seconds += steps * (eager * c["eager_off"] + micro * c["micro_off"])
+        whole_records = len({len(encoded[k % len(encoded)]) for k in range(WHOLE_RUN_STEPS)})
+        seconds += eager * (WHOLE_RUN_STEPS * c["replayed"] + whole_records * c["record"])
     return forecast("gpt", seconds, f"a first step took {1000 * eager:.0f} ms eager, {1000 * micro:.0f} ms "
                     f"microgpt-style; {steps} steps, {records} recordings")
 
 
 def run(quick: bool = False, steps: int | None = None) -> dict[str, Any]:
-    """``{"workload": "gpt", "steps": ..., "rows": ...}``: 100 steps (`quick`: 5, without the collector-off rows)."""
+    """``{"workload": "gpt", "steps": ..., "rows": ..., "whole_run": ...}``: 100 steps and a 1,000-step `whole_run`.
+
+    `quick`: 3 steps, without the collector-off rows and without `whole_run`.
+    """
     steps = (QUICK_STEPS if quick else STEPS) if steps is None else steps
     _forecast(steps, collector_off_rows=not quick)
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 10_000))  # the recursive sort goes as deep as the graph
     try:
         rows = run_gpt(steps, collector_off_rows=not quick)
+        report: dict[str, Any] = {"workload": "gpt", "steps": steps, "rows": rows}
+        if not quick:
+            report["whole_run"] = whole_run(rows["microgpt-style"]["ms_per_step"])
     finally:
         sys.setrecursionlimit(limit)
-    return {"workload": "gpt", "steps": steps, "rows": rows}
+    return report
 
 
 def show(report: dict[str, Any]) -> bool:
     """Print the table; True if every run's losses agree with eager's to 1e-9 at every step."""
-    return print_gpt(report["rows"], report["steps"])
+    agree = print_gpt(report["rows"], report["steps"])
+    if "whole_run" in report:
+        print_whole_run(report["whole_run"])
+    return agree

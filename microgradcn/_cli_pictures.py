@@ -8,20 +8,27 @@ missing); output *directories* (``demo -o DIR``, ``render --steps DIR``,
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .cli import CommandError
+from ._messages import bilingual
+from .cli import FAILURE, USAGE, CommandError
 
 OUTPUT_DIR = "microgradcn-output"
 FORMATS = ("svg", "png", "pdf")
 VIZ_EXTRA = 'pip install "microgradcn[viz]"'
 
 
+def _check_output_directory(path: Path) -> Path:
+    """`path` unless it is a file (a usage error): checked before anything is written."""
+    if path.exists() and not path.is_dir():
+        raise CommandError(bilingual(f"{path} 是文件,这里需要文件夹",
+                                     f"{path} is a file, expected a directory for the output"), USAGE)
+    return path
+
+
 def _output_directory(path: Path) -> Path:
     """Create the output directory `path` if it is missing, saying so."""
-    if path.exists() and not path.is_dir():
-        raise CommandError(f"{path} is a file, expected a directory for the output", 2)
+    _check_output_directory(path)
     if not path.exists():
         path.mkdir(parents=True)
         print(f"新建文件夹 created folder {path}")
@@ -31,11 +38,38 @@ def _output_directory(path: Path) -> Path:
 def _output_file(path: Path) -> Path:
     """`path` if its folder exists and it is not a directory; CommandError otherwise."""
     if path.is_dir():
-        raise CommandError(f"{path} is a directory, expected a file name", 2)
+        raise CommandError(bilingual(f"{path} 是文件夹,这里需要文件名", f"{path} is a directory, expected a file name"),
+                           USAGE)
     folder = path.parent
     if not folder.is_dir():
-        raise CommandError(f"cannot write {path}: the folder {folder} does not exist (create it first)", 2)
+        raise CommandError(bilingual(f"无法写入 {path}:文件夹 {folder} 不存在(请先建好)",
+                                     f"cannot write {path}: the folder {folder} does not exist (create it first)"),
+                           USAGE)
     return path
+
+
+def _suffix_error(path: Path, zh: str, en: str) -> CommandError:
+    return CommandError(bilingual(f"-o {path}:{zh}", f"-o {path}: {en}"), USAGE)
+
+
+def _example(name: str):
+    """The canonical example `name` built, or a usage error listing the names."""
+    from . import examples
+
+    if name not in examples.EXAMPLES:
+        known = ", ".join(examples.EXAMPLES)
+        raise CommandError(bilingual(f"没有叫 {name!r} 的示例", f"unknown example {name!r}; choose one of: {known}"),
+                           USAGE)
+    return examples.build(name)
+
+
+def _no_graphviz(error: Exception, dot_folder: Path | None = None) -> CommandError:
+    """Graphviz's `dot` is missing: one line saying how to install it (and where the DOT sources are)."""
+    if dot_folder is None:
+        return CommandError(bilingual("没有画出图片:找不到 Graphviz", str(error)), FAILURE)
+    where = dot_folder.resolve()
+    return CommandError(bilingual(f"没有画出图片:找不到 Graphviz;DOT 源文件已写入 {where}",
+                                  f"{error} The DOT sources are in {where}."), FAILURE)
 
 
 def _table(root) -> str:
@@ -83,19 +117,17 @@ def _demo(args: argparse.Namespace) -> int:
     from .examples import apple_tax
     from .viz import GraphvizNotFoundError, explain
 
+    out = _output_directory(Path(args.output_dir))  # a wrong -o fails before anything is printed
     pay = apple_tax(exact=args.exact)
     print("苹果消费税:2 个苹果,单价 100,消费税 10%\n")
     print(_table(pay))
     print()
     explain(pay)
     print()
-    out = _output_directory(Path(args.output_dir))
     try:
         written = _write_pictures(pay, out / "apple_tax", ("node", "book"), ("svg", "png"), dpi=args.dpi)
     except GraphvizNotFoundError as error:
-        print(f"没有画出计算图 (no pictures): {error}", file=sys.stderr)
-        print(f"DOT 源文件已写入 {out.resolve()}", file=sys.stderr)
-        return 1
+        raise _no_graphviz(error, out) from None
     print(f"计算图已写入 {out.resolve()}/ (pictures written):")
     for path in written:
         print(f"  {path}")
@@ -107,38 +139,39 @@ def _render(args: argparse.Namespace) -> int:
     from . import examples
     from .viz import GraphvizNotFoundError, draw_graph, render, save_frames
 
-    if args.name not in examples.EXAMPLES:
-        known = ", ".join(examples.EXAMPLES)
-        print(f"unknown example {args.name!r}; choose one of: {known}", file=sys.stderr)
-        return 2
-    root = examples.build(args.name)
+    root = _example(args.name)
     params = examples.parameters(args.name, root)
+    steps = _check_output_directory(Path(args.steps)) if args.steps else None
+    path = _render_path(args)
+    try:
+        render(draw_graph(root, style=args.style, params=params, fmt=path.suffix[1:].lower()), path, dpi=args.dpi)
+        print(f"已写入 wrote {path}")
+        if steps:
+            frames = save_frames(root, _output_directory(steps), style=args.style)
+            print(f"逐步帧已写入 wrote {len(frames)} step frames and steps.html to {steps}")
+    except GraphvizNotFoundError as error:
+        raise _no_graphviz(error) from None
+    return 0
+
+
+def _render_path(args: argparse.Namespace) -> Path:
+    """Where `render` writes: -o (its suffix, or --format, decides the format) or the default folder."""
     if args.output:
         path = Path(args.output)
+        if path.is_dir():  # before `-o net` becomes net.svg: `-o /tmp` must not write /tmp.svg
+            _output_file(path)
         suffix = path.suffix.lstrip(".").lower()
         if not suffix:  # `-o net`: the format names the file
             path = path.with_name(f"{path.name}.{args.format or 'svg'}")
         elif suffix not in FORMATS:
-            raise CommandError(f"-o {path}: the file name must end in .svg, .png or .pdf", 2)
+            raise _suffix_error(path, "文件名须以 .svg、.png 或 .pdf 结尾",
+                                "the file name must end in .svg, .png or .pdf")
         elif args.format and args.format != suffix:
-            raise CommandError(f"-o {path} says {suffix} but --format says {args.format}; "
-                               f"give one of them, or make them agree", 2)
-        path = _output_file(path)
-    else:
-        folder = _output_directory(Path(OUTPUT_DIR))
-        path = folder / f"{args.name}_{args.style}.{args.format or 'svg'}"
-    fmt = path.suffix.lstrip(".").lower()
-    try:
-        render(draw_graph(root, style=args.style, params=params, fmt=fmt), path, dpi=args.dpi)
-        print(f"wrote {path}")
-        if args.steps:
-            steps = _output_directory(Path(args.steps))
-            frames = save_frames(root, steps, style=args.style)
-            print(f"wrote {len(frames)} step frames and steps.html to {steps}")
-    except GraphvizNotFoundError as error:
-        print(error, file=sys.stderr)
-        return 1
-    return 0
+            raise CommandError(bilingual(f"-o {path} 是 {suffix},--format 却是 {args.format}",
+                                         f"-o {path} says {suffix} but --format says {args.format}; "
+                                         f"give one of them, or make them agree"), USAGE)
+        return _output_file(path)
+    return _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_{args.style}.{args.format or 'svg'}"
 
 
 def _explore(args: argparse.Namespace) -> int:
@@ -147,26 +180,19 @@ def _explore(args: argparse.Namespace) -> int:
     from .viz import GraphvizNotFoundError
     from .viz.explore import explore
 
-    if args.name not in examples.EXAMPLES:
-        print(f"microgradcn explore: unknown example {args.name!r}; choose one of: {', '.join(examples.EXAMPLES)}",
-              file=sys.stderr)
-        return 2
+    root = _example(args.name)
     if args.output:  # the README's rule for -o, as render and train follow it: the folder must already exist
         path = _output_file(Path(args.output))
         if path.suffix.lower() != ".html":
-            raise CommandError(f"-o {path}: the file name must end in .html (the page is one HTML file)", 2)
+            raise _suffix_error(path, "文件名须以 .html 结尾(页面是一个 HTML 文件)",
+                                "the file name must end in .html (the page is one HTML file)")
     else:
         path = _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_explore.html"
-    root = examples.build(args.name)
     try:
         explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
     except GraphvizNotFoundError as error:
-        print(f"microgradcn explore: {error}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError) as error:
-        print(f"microgradcn explore: cannot write {path}: {error}", file=sys.stderr)
-        return 2
-    print(f"wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
+        raise _no_graphviz(error) from None
+    print(f"已写入 wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
     return 0
 
 
@@ -176,14 +202,22 @@ def _gallery(args: argparse.Namespace) -> int:
 
     if args.check:
         if not Path(args.directory).is_dir():
-            raise CommandError(f"the folder {args.directory} does not exist", 2)
+            raise CommandError(bilingual(f"文件夹 {args.directory} 不存在",
+                                         f"the folder {args.directory} does not exist"), USAGE)
         return run(args.directory, check=True)
     try:
         import PIL  # noqa: F401  (the animated GIF; checked before any file is written)
     except ImportError:
-        raise CommandError(f"the gallery's animated GIF needs Pillow, which is not installed: {VIZ_EXTRA}") from None
-    _output_directory(Path(args.directory))
-    return run(args.directory)
+        raise CommandError(bilingual("图库的动画 GIF 需要 Pillow,但没有安装",
+                                     f"the gallery's animated GIF needs Pillow, which is not installed: {VIZ_EXTRA}"),
+                           FAILURE) from None
+    from .viz import GraphvizNotFoundError
+
+    folder = _output_directory(Path(args.directory))
+    try:
+        return run(folder)
+    except GraphvizNotFoundError as error:
+        raise _no_graphviz(error, folder) from None
 
 
 def _dpi(text: str) -> float:

@@ -2,10 +2,13 @@
 
 This module parses arguments and prints; the training is `microgradcn.train`'s
 and `microgradcn.text`'s, the pictures are `_cli_pictures`'. Every failure is
-one line on stderr and a non-zero exit status: 2 for a bad argument, 1 for
-something that went wrong while running. The benchmarks are not a command of
-the installed package: run ``python -m benchmarks`` from a clone of the
-repository (see benchmarks/README.md).
+one line on stderr, ``microgradcn <command>: 中文 (English)``, never a
+traceback, and an exit status: 2 for a usage error (an unknown command or
+option, a bad option value, a wrong output suffix or a missing output folder;
+argparse's own errors print the command's usage first), 1 for a failure while
+running (a file that cannot be written or read, a missing extra or program).
+The benchmarks are not a command of the installed package: run
+``python -m benchmarks`` from a clone of the repository (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -16,15 +19,47 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any, List, NoReturn, Optional
+
+from ._messages import bilingual
+
+USAGE, FAILURE = 2, 1  # exit statuses: the command line is wrong / running it failed
 
 
 class CommandError(Exception):
-    """A failure the command reports as one line (exit status `status`)."""
+    """A failure the command reports as one line (exit status `status`: USAGE or FAILURE)."""
 
-    def __init__(self, message: str, status: int = 1) -> None:
+    def __init__(self, message: str, status: int = FAILURE) -> None:
         super().__init__(message)
         self.status = status
+
+
+# argparse's messages are English; each kind gets its Chinese first. The first match wins.
+_ARGPARSE_KINDS = (
+    ("argument COMMAND: invalid choice", "没有这个子命令"),
+    ("arguments are required: COMMAND", "缺少子命令(microgradcn --help 列出全部子命令)"),
+    ("unrecognized arguments", "不认识的参数"),
+    ("invalid choice", "不是可选的值"),
+    ("arguments are required", "缺少参数"),
+    ("expected one argument", "选项缺少取值"),
+    ("not allowed with argument", "这两个选项不能同时使用"),
+    ("ambiguous option", "选项有歧义"),
+    ("argument ", "选项的取值不对"),
+)
+
+
+def usage_message(message: str) -> str:
+    """One of argparse's error messages, Chinese first: ``不认识的参数 (unrecognized arguments: x)``."""
+    chinese = next((zh for en, zh in _ARGPARSE_KINDS if en in message), "命令行有误")
+    return bilingual(chinese, message)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with errors in the command line's form: the usage, then ``prog: message``; status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(USAGE, f"{self.prog}: {usage_message(message)}\n")
 
 
 # ------------------------------------------------------------------ train
@@ -40,20 +75,33 @@ def _train(args: argparse.Namespace) -> int:
     return _train_toy(args, replay)
 
 
-def _refuse(args: argparse.Namespace, flags: tuple, why: str) -> None:
+def _refuse(args: argparse.Namespace, flags: tuple, zh: str, en: str) -> None:
+    """A usage error if one of `flags` was given: ``{flag} zh (flag en)``."""
     for flag in flags:
         if getattr(args, flag.lstrip("-")) is not None:
-            raise CommandError(f"{flag} {why}", 2)
+            raise CommandError(bilingual(f"{flag} {zh}", f"{flag} {en}"), USAGE)
+
+
+def _positive(flag: str, value: Optional[float], kind: str = "int") -> None:
+    if value is not None and not value > 0:
+        zh = "正整数" if kind == "int" else "正数"
+        raise CommandError(bilingual(f"{flag} 必须是{zh}", f"{flag} must be a positive {kind}, got {value!r}"),
+                           USAGE)
+
+
+def _missing_extra(error: ImportError) -> CommandError:
+    return CommandError(bilingual("缺少可选的依赖包", str(error)), FAILURE)
 
 
 def _train_toy(args: argparse.Namespace, replay: bool) -> int:
     from .train import final_accuracy, fit, make_task
 
-    _refuse(args, ("--model", "--epochs", "--subset"), f"is only for the digits task (use --steps for {args.task})")
+    _refuse(args, ("--model", "--epochs", "--subset"), f"只用于 digits 任务({args.task} 用 --steps)",
+            f"is only for the digits task (use --steps for {args.task})")
     try:
         task = make_task(args.task, steps=args.steps, lr=args.lr, optimizer=args.optimizer, seed=args.seed)
     except (TypeError, ValueError) as error:
-        raise CommandError(str(error), 2) from None
+        raise CommandError(bilingual("选项的取值不对", str(error)), USAGE) from None
     sizes = [len(task.inputs[0])] + [len(layer.neurons) for layer in task.model.layers]
     print(f"{task.name}: {len(task.inputs)} 个样本 samples, MLP {'-'.join(map(str, sizes))}, "
           f"{len(task.model.parameters())} 个参数 parameters, {task.optimizer!r}")
@@ -71,21 +119,21 @@ def _train_toy(args: argparse.Namespace, replay: bool) -> int:
 
 def _train_names(args: argparse.Namespace, replay: bool) -> int:
     """The character-level GPT on names: the final loss and 20 sampled names."""
-    from .text import CharTokenizer, make_step, names, train_names
+    from .text import FINAL_LOSS_STEPS, CharTokenizer, make_step, names, train_names
 
     if args.optimizer is not None:
-        raise CommandError(f"names trains with Adam only, got --optimizer {args.optimizer}", 2)
-    _refuse(args, ("--model", "--epochs", "--subset"), "is only for the digits task (use --steps for names)")
-    if args.steps is not None and args.steps < 1:
-        raise CommandError(f"steps must be a positive int, got {args.steps!r}", 2)
-    if args.lr is not None and not args.lr > 0:
-        raise CommandError(f"lr must be a positive number, got {args.lr!r}", 2)
+        raise CommandError(bilingual("names 只用 Adam 训练", f"names trains with Adam only, got --optimizer "
+                                     f"{args.optimizer}"), USAGE)
+    _refuse(args, ("--model", "--epochs", "--subset"), "只用于 digits 任务(names 用 --steps)",
+            "is only for the digits task (use --steps for names)")
+    _positive("--steps", args.steps)
+    _positive("--lr", args.lr, "number")
     try:
         from .nn import GPT
 
         data = names(args.seed)
     except ImportError as error:  # the names come from Faker
-        raise CommandError(str(error), 2) from None
+        raise _missing_extra(error) from None
     tokenizer = CharTokenizer()
     model = GPT(tokenizer.vocab_size, seed=args.seed)
     steps = 1000 if args.steps is None else args.steps
@@ -96,7 +144,10 @@ def _train_names(args: argparse.Namespace, replay: bool) -> int:
                       step=make_step(model, replay=replay))
     print(f"完成 done: {steps} steps, {run.seconds:.1f} s ({1000 * run.seconds / steps:.1f} ms/step)")
     _save(model, args.save)
-    print(f"final loss {run.final_loss:.2f}")
+    window = min(FINAL_LOSS_STEPS, steps)
+    # The bar shows the last step's loss, one name's: noisy. The mean is the number the README quotes.
+    print(f"最后 {window} 步的平均损失 final loss (mean of the last {window} steps) {run.final_loss:.2f};"
+          f"最后一步 last step (the bar's loss=) {run.losses[-1]:.4f}")
     for i, name in enumerate(run.samples, 1):
         print(f"sample {i:2d}: {name}")
     return 0
@@ -108,17 +159,16 @@ def _train_digits(args: argparse.Namespace, replay: bool) -> int:
 
     start = time.perf_counter()
     kind = args.model or "cnn"
-    _refuse(args, ("--steps", "--lr", "--optimizer"), "is not used by the digits task (it trains with Adam for "
-            "--epochs epochs)")
-    for flag, value in (("--epochs", args.epochs), ("--subset", args.subset)):
-        if value is not None and value < 1:
-            raise CommandError(f"{flag} must be a positive int, got {value}", 2)
+    _refuse(args, ("--steps", "--lr", "--optimizer"), "digits 任务不用(它用 Adam 训练 --epochs 轮)",
+            "is not used by the digits task (it trains with Adam for --epochs epochs)")
+    _positive("--epochs", args.epochs)
+    _positive("--subset", args.subset)
     try:
         from .datasets import _sklearn
 
         _sklearn()  # a clear message now if scikit-learn (the data extra) is missing
     except ImportError as error:
-        raise CommandError(str(error), 2) from None
+        raise _missing_extra(error) from None
     config = DIGITS_MODELS[kind]
     epochs = args.epochs or config.epochs
     model = digits_model(kind, seed=args.seed)
@@ -148,14 +198,17 @@ def _check_save_target(path: str) -> None:
     """
     target = Path(path)
     if target.is_dir():
-        raise CommandError(f"--save {path}: is a directory, expected a file name", 2)
+        raise CommandError(bilingual(f"--save {path} 是文件夹,需要文件名",
+                                     f"--save {path}: is a directory, expected a file name"), USAGE)
     folder = target.parent
     if not folder.is_dir():
-        raise CommandError(f"--save {path}: directory {folder} does not exist", 2)
+        raise CommandError(bilingual(f"--save {path}:文件夹 {folder} 不存在(请先建好)",
+                                     f"--save {path}: directory {folder} does not exist"), USAGE)
     try:
         fd, probe = tempfile.mkstemp(prefix=".microgradcn-", suffix=".check", dir=folder)
     except OSError as error:
-        raise CommandError(f"cannot save to {path}: {error.strerror or error}") from None
+        why = f"cannot save to {path}: {error.strerror or error}"
+        raise CommandError(bilingual(f"无法保存到 {path}", why)) from None
     os.close(fd)
     os.remove(probe)
 
@@ -166,7 +219,8 @@ def _save(model: Any, path: Optional[str], indent: str = "") -> None:
     try:
         model.save(path)
     except OSError as error:  # e.g. the disk filled up during training
-        raise CommandError(f"could not save to {path}: {error.strerror or error}") from None
+        why = f"could not save to {path}: {error.strerror or error}"
+        raise CommandError(bilingual(f"无法保存到 {path}", why)) from None
     print(f"{indent}模型已保存 model saved: {path}")
 
 
@@ -174,7 +228,7 @@ def _save(model: Any, path: Optional[str], indent: str = "") -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import _cli_pictures
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="microgradcn",
         description="microgradcn: 看得见的反向传播 (a scalar autograd engine for learners). "
         "每个子命令都有 --help (every command has its own --help).",
@@ -213,8 +267,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run the command line; returns the exit status (errors are one line on stderr)."""
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (errors are one line on stderr).
+
+    Usage errors found by argparse exit through SystemExit(2), as argparse does.
+    """
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        parser.error(f"unrecognized arguments: {argv[0]}")  # not "missing COMMAND", which argparse would say
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # `demo extra_arg`: demo's usage, not the top-level one
+        command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
+    return _run(args)
+
+
+def command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of one subcommand of `parser`."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]
+
+
+def _run(args: argparse.Namespace) -> int:
     name = f"microgradcn {args.command}"
     try:
         status = args.func(args)
@@ -226,18 +299,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 141
     except KeyboardInterrupt:
-        print(f"{name}: interrupted", file=sys.stderr)
+        print(f"{name}: {bilingual('已中断', 'interrupted')}", file=sys.stderr)
         return 130
     except CommandError as error:
         print(f"{name}: {error}", file=sys.stderr)
         return error.status
-    except OSError as error:  # e.g. an unwritable output folder
+    except OSError as error:  # e.g. an unwritable output folder (the commands read none of the user's files)
         where = f" {error.filename}" if getattr(error, "filename", None) else ""
-        print(f"{name}: cannot write{where}: {error.strerror or error}", file=sys.stderr)
-        return 1
+        why = f"cannot write{where}: {error.strerror or error}"
+        print(f"{name}: {bilingual(f'无法写入{where}', why)}", file=sys.stderr)
+        return FAILURE
     except (ValueError, RuntimeError) as error:  # e.g. Graphviz refusing a graph
-        print(f"{name}: {error}", file=sys.stderr)
-        return 1
+        print(f"{name}: {bilingual('运行失败', str(error))}", file=sys.stderr)
+        return FAILURE
+    except Exception as error:  # a bug of ours: still one line, never a traceback
+        why = f"unexpected error, please report it: {type(error).__name__}: {error}"
+        print(f"{name}: {bilingual('意外的错误,请报告给我们', why)}", file=sys.stderr)
+        return FAILURE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from typing import Any, Callable, List, Sequence, Union
 
 import numpy as np
 
+from ._messages import bilingual
 from .engine import Value, grad, no_grad
 
 __all__ = ["numerical_diff", "numerical_gradient", "gradcheck", "GradcheckReport", "GradcheckError"]
@@ -24,12 +25,13 @@ def _number(y: object, where: str) -> float:
     try:
         return float(y)  # type: ignore[arg-type]  # numpy scalars, Fractions; anything else is refused below
     except (TypeError, ValueError):
-        raise TypeError(f"{where} must return a number or a Value, got {type(y).__name__}: {y!r}") from None
+        raise TypeError(bilingual(f"{where} 必须返回一个数或 Value",
+                                  f"{where} must return a number or a Value, got {type(y).__name__}: {y!r}")) from None
 
 
 def _check_step(h: float) -> None:
     if isinstance(h, bool) or not isinstance(h, (int, float)) or not h > 0:
-        raise ValueError(f"step h must be a positive number, got {h!r}")
+        raise ValueError(bilingual("步长 h 必须是正数", f"step h must be a positive number, got {h!r}"))
 
 
 def numerical_diff(f: Callable, x: float, h: float = 1e-4) -> float:
@@ -87,7 +89,17 @@ class GradcheckRow:
 
 
 class GradcheckError(AssertionError):
-    """Raised by `gradcheck` when an analytic gradient disagrees with the numbers."""
+    """Raised by `gradcheck` when an analytic gradient disagrees with the numbers; `report` has the rows."""
+
+    def __init__(self, report: "GradcheckReport") -> None:
+        super().__init__(bilingual("解析梯度与数值梯度不一致", "analytic and numerical gradients disagree") + ":\n"
+                         + str(report))
+        self.report = report
+
+
+# The table's columns: Chinese heading, English heading, width in terminal columns, alignment.
+_COLUMNS = (("导数", "derivative", 14, "<"), ("解析梯度", "analytic", 14, ">"), ("数值梯度", "numeric", 14, ">"),
+            ("绝对误差", "abs err", 9, ">"), ("相对误差", "rel err", 9, ">"), ("通过", "ok", 4, "<"))
 
 
 @dataclass(frozen=True)
@@ -106,14 +118,17 @@ class GradcheckReport:
         return self.ok
 
     def __str__(self) -> str:
-        lines = [f"{'derivative':<16}{'analytic':>16}{'numeric':>16}{'abs err':>11}{'rel err':>11}  ok"]
-        for r in self.rows:
-            lines.append(
-                f"{r.name:<16}{r.analytic:>16.8g}{r.numeric:>16.8g}"
-                f"{r.abs_error:>11.2e}{r.rel_error:>11.2e}  {'✓' if r.ok else '✗'}"
-            )
-        lines.append(f"(passes when abs err <= {self.atol:g} + {self.rtol:g} * |numeric|)")
-        return "\n".join(lines)
+        """The table: a Chinese heading, the English one under it, a row per derivative, when a row passes."""
+        from .viz.labels import pad  # widths in terminal columns: a Chinese character takes two
+
+        rows = [[zh for zh, _, _, _ in _COLUMNS], [en for _, en, _, _ in _COLUMNS]]
+        rows += [[r.name, f"{r.analytic:.8g}", f"{r.numeric:.8g}", f"{r.abs_error:.2e}", f"{r.rel_error:.2e}",
+                  "✓" if r.ok else "✗"] for r in self.rows]
+        lines = ["  ".join(pad(text, width, align) for text, (_, _, width, align) in zip(row, _COLUMNS)).rstrip()
+                 for row in rows]
+        rule = bilingual(f"绝对误差 ≤ {self.atol:g} + {self.rtol:g} × |数值梯度| 即通过",
+                         f"passes when abs err <= {self.atol:g} + {self.rtol:g} * |numeric|")
+        return "\n".join(lines + [rule])
 
 
 def gradcheck(
@@ -137,17 +152,19 @@ def gradcheck(
     raises `GradcheckError` with that table.
     """
     if order not in (1, 2):
-        raise ValueError(f"gradcheck order must be 1 or 2, got {order!r}")
+        raise ValueError(bilingual("gradcheck 的 order 只能是 1 或 2",
+                                   f"gradcheck order must be 1 or 2, got {order!r}"))
     _check_step(eps)
     point = [_number(x, "gradcheck inputs") for x in inputs]
     if not point:
-        raise ValueError("gradcheck needs at least one input")
+        raise ValueError(bilingual("gradcheck 至少需要一个输入", "gradcheck needs at least one input"))
 
     def first_derivatives(xs: Sequence[float], create_graph: bool = False):
         leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
         out = f(*leaves)
         if not isinstance(out, Value):
-            raise TypeError(f"gradcheck's f must return a Value, got {type(out).__name__}: {out!r}")
+            raise TypeError(bilingual("gradcheck 的 f 必须返回一个 Value",
+                                      f"gradcheck's f must return a Value, got {type(out).__name__}: {out!r}"))
         return leaves, grad(out, leaves, create_graph=create_graph)
 
     def evaluate(xs: Sequence[float]) -> float:
@@ -176,7 +193,7 @@ def gradcheck(
                 rows.append(_row(f"∂²f/∂x{i}∂x{j}", seconds[j], (plus - minus) / (2 * eps), atol, rtol))
     report = GradcheckReport(rows, atol, rtol)
     if raise_on_failure and not report.ok:
-        raise GradcheckError("analytic and numerical gradients disagree:\n" + str(report))
+        raise GradcheckError(report)
     return report
 
 

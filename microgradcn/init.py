@@ -16,6 +16,8 @@ from typing import Callable, Dict, Optional, Union
 
 import numpy as np
 
+from ._messages import bilingual
+
 __all__ = [
     "uniform",
     "xavier_uniform",
@@ -115,18 +117,23 @@ def get(init: Union[str, Callable[..., float]]) -> Callable[..., float]:
     try:
         return INITIALISERS[init]
     except (KeyError, TypeError):
-        raise ValueError(
+        raise ValueError(bilingual(
+            f"没有叫 {init!r} 的初始化方法",
             f"unknown initialiser {init!r}; expected a callable or one of {sorted(INITIALISERS)}"
-        ) from None
+        )) from None
+
+
+_SEED_OR_RNG = bilingual("seed 和 rng 只能给一个", "give either seed or rng, not both")
 
 
 def make_rng(seed: Optional[int] = None, rng: Optional[np.random.Generator] = None) -> np.random.Generator:
     """A numpy Generator: `rng` if given, else one seeded with `seed` (None = fresh entropy)."""
     if rng is not None:
         if seed is not None:
-            raise ValueError("give either seed or rng, not both")
+            raise ValueError(_SEED_OR_RNG)
         if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+            raise TypeError(bilingual("rng 必须是 numpy.random.Generator",
+                                      f"rng must be a numpy.random.Generator, got {type(rng).__name__}"))
         return rng
     return np.random.default_rng(seed)
 
@@ -136,5 +143,5 @@ def micrograd_rng(seed: Optional[int] = None, rng: Optional[Rng] = None) -> Rng:
     if seed is None and (rng is None or rng is PYTHON_RANDOM):
         return PYTHON_RANDOM
     if isinstance(rng, PythonRandom):
-        raise ValueError("give either seed or rng, not both")
+        raise ValueError(_SEED_OR_RNG)
     return make_rng(seed, rng)

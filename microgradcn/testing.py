@@ -30,6 +30,7 @@ except ImportError as error:  # hypothesis is a test extra, not a core dependenc
         "microgradcn.testing needs hypothesis: pip install 'microgradcn[test]' (or pip install hypothesis)"
     ) from error
 
+from ._messages import bilingual
 from .engine import Value, no_grad
 from .gradient_check import GradcheckError, gradcheck
 from .ops import OPS, Op, show
@@ -46,7 +47,8 @@ LIMIT = 1e3
 def values(min_value: float = -10.0, max_value: float = 10.0, label: str = "") -> st.SearchStrategy:
     """Value leaves with finite data drawn from [min_value, max_value]."""
     if not (math.isfinite(min_value) and math.isfinite(max_value)) or min_value > max_value:
-        raise ValueError(f"values() needs finite min_value <= max_value, got {min_value!r}, {max_value!r}")
+        raise ValueError(bilingual("values() 需要有限的 min_value <= max_value",
+                                   f"values() needs finite min_value <= max_value, got {min_value!r}, {max_value!r}"))
     return st.floats(min_value, max_value, allow_nan=False, allow_infinity=False).map(
         lambda x: Value(x, label=label)
     )
@@ -122,7 +124,8 @@ class Expression:
 
     def __call__(self, *xs: Value) -> Value:
         if len(xs) != len(self.inputs):
-            raise TypeError(f"this expression takes {len(self.inputs)} inputs, got {len(xs)}")
+            raise TypeError(bilingual(f"这个表达式需要 {len(self.inputs)} 个输入,得到 {len(xs)} 个",
+                                      f"this expression takes {len(self.inputs)} inputs, got {len(xs)}"))
         slots: List[Value] = [x if isinstance(x, Value) else Value(x) for x in xs]
         for name, args in self.steps:
             build = (UNARY_OPS.get(name) or BINARY_OPS[name])[0]
@@ -157,12 +160,15 @@ def expressions(
     names = list(ops) or list(UNARY_OPS) + list(BINARY_OPS)
     unknown = [n for n in names if n not in UNARY_OPS and n not in BINARY_OPS]
     if unknown:
-        raise ValueError(f"unknown op names {unknown}; choose from {sorted(UNARY_OPS) + sorted(BINARY_OPS)}")
+        raise ValueError(bilingual(f"没有这些运算 {unknown}",
+                                   f"unknown op names {unknown}; choose from {sorted(UNARY_OPS) + sorted(BINARY_OPS)}"))
     for name, (low, high) in (("n_inputs", n_inputs), ("n_ops", n_ops)):
         if not 1 <= low <= high:
-            raise ValueError(f"{name} must be a range (min, max) with 1 <= min <= max, got {(low, high)!r}")
+            raise ValueError(bilingual(f"{name} 必须是范围 (min, max),且 1 <= min <= max",
+                                       f"{name} must be a range (min, max) with 1 <= min <= max, got {(low, high)!r}"))
     if not min_value < max_value:
-        raise ValueError(f"expressions() needs min_value < max_value, got {min_value!r}, {max_value!r}")
+        raise ValueError(bilingual("expressions() 需要 min_value < max_value",
+                                   f"expressions() needs min_value < max_value, got {min_value!r}, {max_value!r}"))
     return _expressions(n_inputs, n_ops, names, min_value, max_value)
 
 
@@ -230,12 +236,12 @@ def check_op(op: Op, min_value: float = -3.0, max_value: float = 3.0, max_exampl
     >>> check_op(bad)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    microgradcn.testing.OpCheckError: bad_sin 的导数与数值微分不一致 ...
+    microgradcn.testing.OpCheckError: bad_sin 的导数在 x = ... 处与数值微分不一致 ...
     """
     from hypothesis import HealthCheck, assume, given, settings
 
     if not isinstance(op, Op):
-        raise TypeError(f"check_op needs an Op, got {type(op).__name__}: {op!r}")
+        raise TypeError(bilingual("check_op 需要一个 Op", f"check_op needs an Op, got {type(op).__name__}: {op!r}"))
     k = param if param is not None else (op.test_params[0] if op.param else None)
     failures: List[tuple] = []
     point = st.floats(min_value, max_value, allow_nan=False, allow_infinity=False)
@@ -257,14 +263,14 @@ def check_op(op: Op, min_value: float = -3.0, max_value: float = 3.0, max_exampl
         try:
             gradcheck(f, xs, atol=atol, rtol=rtol)
         except GradcheckError as error:
-            failures.append((xs, str(error)))
+            failures.append((xs, error.report))
             raise
 
     try:
         derivative_matches()
     except GradcheckError:
-        xs, table = failures[-1]  # hypothesis replays the simplest failing example last
+        xs, report = failures[-1]  # hypothesis replays the simplest failing example last
         at = ", ".join(show(x) for x in xs)
-        raise OpCheckError(
-            f"{op.name} 的导数与数值微分不一致 (its derivative disagrees with numerical differentiation) "
-            f"at x = {at}:\n{table}") from None
+        raise OpCheckError(bilingual(f"{op.name} 的导数在 x = {at} 处与数值微分不一致",
+                                     f"{op.name}'s derivative disagrees with numerical differentiation at x = {at}")
+                           + f":\n{report}") from None

@@ -36,6 +36,7 @@ from .nn.transformer import GPT
 __all__ = [
     "ENGLISH_LOCALES",
     "FAKER_VERSION",
+    "FINAL_LOSS_STEPS",
     "LETTERS",
     "CharTokenizer",
     "NamesRun",
@@ -52,6 +53,7 @@ ENGLISH_LOCALES: tuple[str, ...] = ("en", "en_GB", "en_IE", "en_IN", "en_KE", "e
                                     "en_US")
 _FIRST_NAME_LISTS = ("first_names", "first_names_female", "first_names_male", "first_names_nonbinary")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+FINAL_LOSS_STEPS = 50  # NamesRun.final_loss averages the losses of this many last steps (one name each)
 _LOWER_AZ = re.compile("[a-z]+")
 
 
@@ -189,8 +191,8 @@ class NamesRun:
 
     @property
     def final_loss(self) -> float:
-        """Mean loss over the last 50 steps (fewer if the run was shorter)."""
-        tail = self.losses[-50:]
+        """Mean loss over the last FINAL_LOSS_STEPS (50) steps (fewer if the run was shorter)."""
+        tail = self.losses[-FINAL_LOSS_STEPS:]
         return sum(tail) / len(tail) if tail else float("nan")
 
 

@@ -1,6 +1,9 @@
 """Make the README's screenshot of the graph explorer: viz/explore.png.
 
-Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``):
+Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``, or
+``MICROGRADCN_CHROMIUM=/path/to/chromium``); without them it prints a one-line hint and exits 1.
+
+Usage:
 
     python scripts/explore_screenshot.py            # writes viz/explore.png
     python scripts/explore_screenshot.py out.png
@@ -11,21 +14,38 @@ and the panel shows the chain rule adding them up.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 from microgradcn import examples
 from microgradcn.viz.explore import explore
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("MICROGRADCN_CHROMIUM", "/usr/bin/chromium")  # as tests/test_explore_browser.py
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def missing_browser() -> str | None:
+    """A one-line hint if Playwright or Chromium is missing, else None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return ('explore_screenshot.py: 需要 Playwright (needs Playwright): pip install -e ".[browser]", '
+                "then apt-get install chromium")
+    if not Path(CHROMIUM).exists():
+        return f"explore_screenshot.py: 需要 Chromium (needs Chromium at {CHROMIUM}): apt-get install chromium"
+    return None
+
+
 def main(argv: list[str]) -> int:
+    hint = missing_browser()
+    if hint:
+        print(hint, file=sys.stderr)
+        return 1
+    from playwright.sync_api import sync_playwright
+
     out = Path(argv[0] if argv else "viz/explore.png")
     name = next(n for n in examples.EXAMPLES if "network" in n)
     root = examples.build(name)

@@ -243,7 +243,7 @@ def test_loading_absurd_numbers_names_the_file_and_the_parameter(tmp_path, numbe
     end = min(i for i in (text.find(",", start), text.find("\n", start)) if i >= 0)
     path.write_text(text[:start] + number + text[end:])
     before = [p.data for p in model.parameters()]
-    with pytest.raises(ValueError, match=rf"model.json: saved value for '{name}' must be a finite number"):
+    with pytest.raises(ValueError, match=rf"model\.json: .* \(saved value for '{name}' must be a finite number"):
         model.load(path)
     assert [p.data for p in model.parameters()] == before
 

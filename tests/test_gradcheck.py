@@ -1,5 +1,7 @@
 """numerical_diff, numerical_gradient and gradcheck, including that gradcheck can fail."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -45,6 +47,27 @@ def test_gradcheck_report_for_a_correct_function():
     assert "∂f/∂x0" in text and "∂f/∂x1" in text and "✓" in text
 
 
+def test_gradcheck_table_is_chinese_first_with_the_english_under_it_and_columns_aligned():
+    from microgradcn.viz import display_width
+
+    lines = str(gradcheck(lambda x, y: x * y + y.tanh(), [1.5, -0.5])).splitlines()
+    assert lines[0].split() == ["导数", "解析梯度", "数值梯度", "绝对误差", "相对误差", "通过"]
+    assert lines[1].split() == ["derivative", "analytic", "numeric", "abs", "err", "rel", "err", "ok"]
+    assert lines[2].split()[0] == "∂f/∂x0" and lines[2].endswith("  ✓")
+    # columns line up in a terminal (a Chinese character takes two columns): the headings and the numbers end
+    # together (right-aligned), ✓ starts under 通过 and ok
+    def cells(line):  # (start, end) of each cell in terminal columns; cells are 2 or more spaces apart
+        return [(display_width(line[:m.start()]), display_width(line[:m.end()]))
+                for m in re.finditer(r"\S+(?: \S+)*", line)]
+
+    zh, en, row = cells(lines[0]), cells(lines[1]), cells(lines[2])
+    assert len(zh) == len(en) == len(row) == 6
+    assert [c[1] for c in zh[1:5]] == [c[1] for c in en[1:5]] == [c[1] for c in row[1:5]]
+    assert zh[5][0] == en[5][0] == row[5][0]
+    assert lines[-1] == ("绝对误差 ≤ 1e-05 + 0.0001 × |数值梯度| 即通过 "
+                         "(passes when abs err <= 1e-05 + 0.0001 * |numeric|)")
+
+
 def test_gradcheck_second_order_rows():
     report = gradcheck(lambda x, y: x * x * y, [2.0, 3.0], order=2)
     assert [r.name for r in report.rows] == ["∂²f/∂x0∂x0", "∂²f/∂x0∂x1", "∂²f/∂x1∂x0", "∂²f/∂x1∂x1"]
@@ -55,7 +78,8 @@ def test_gradcheck_catches_a_wrong_derivative(monkeypatch):
     monkeypatch.setattr(ops.TANH, "local", lambda x, k, out: 1 - out)  # wrong on purpose
     with pytest.raises(GradcheckError, match="disagree") as info:
         gradcheck(lambda x: x.tanh(), [0.5])
-    assert "✗" in str(info.value)
+    assert "✗" in str(info.value) and not info.value.report.ok
+    assert str(info.value).startswith("解析梯度与数值梯度不一致 (analytic and numerical gradients disagree):\n导数 ")
     report = gradcheck(lambda x: x.tanh(), [0.5], raise_on_failure=False)
     assert not report.ok
 
@@ -67,3 +91,18 @@ def test_gradcheck_validates_its_arguments():
         gradcheck(lambda: Value(1.0), [])
     with pytest.raises(TypeError, match="must return a Value, got float"):
         gradcheck(lambda x: 1.0, [1.0])
+
+
+@pytest.mark.parametrize("call, english", [
+    (lambda: numerical_diff(lambda x: x, 1.0, h=0), "step h must be a positive number, got 0"),
+    (lambda: numerical_diff(lambda x: "x", 1.0), "must return a number or a Value, got str"),
+    (lambda: gradcheck(lambda x: x, [1.0], order=3), "gradcheck order must be 1 or 2, got 3"),
+    (lambda: gradcheck(lambda: Value(1.0), []), "gradcheck needs at least one input"),
+    (lambda: gradcheck(lambda x: 1.0, [1.0]), "gradcheck's f must return a Value, got float"),
+])
+def test_argument_errors_are_chinese_first_with_the_english_kept(call, english):
+    with pytest.raises((TypeError, ValueError)) as info:
+        call()
+    message = str(info.value)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in message.split(" (")[0]), message
+    assert english in message and message.endswith(")")

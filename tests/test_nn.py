@@ -451,3 +451,52 @@ def test_micrograd_with_the_same_python_seed_gives_the_same_weights():
     random.seed(1337)
     ours = MLP(2, [16, 16, 1])
     assert [p.data for p in ours.parameters()] == [p.data for p in theirs.parameters()]
+
+
+# ------------------------------------------------------- errors a learner reads: Chinese first
+def _bad_calls():
+    from microgradcn import nn
+
+    gpt = nn.GPT(5, block_size=2, seed=0)
+    return [
+        (lambda: BatchNorm(2)([[1.0, 2.0]]), ValueError,
+         "BatchNorm in training needs a batch of at least 2 rows, got 1"),
+        (lambda: BatchNorm(2)([[1.0], [2.0]]), ValueError, "BatchNorm(2) got a row of 1 features"),
+        (lambda: BatchNorm(0), ValueError, "num_features must be a positive int, got 0"),
+        (lambda: BatchNorm(2, momentum=2), ValueError, "momentum must be in [0, 1], got 2"),
+        (lambda: Dropout(1.5), ValueError, "dropout probability p must be a number in [0, 1], got 1.5"),
+        (lambda: Neuron(2, seed=0)([1.0]), ValueError, "expects 2 inputs, got 1"),
+        (lambda: Neuron(0), ValueError, "nin (number of inputs) must be a positive int, got 0"),
+        (lambda: Layer(2, 0), ValueError, "nout (number of neurons) must be a positive int, got 0"),
+        (lambda: MLP(2, []), ValueError, "MLP needs at least one layer size, got []"),
+        (lambda: MLP(2, [1], activation="swish"), ValueError, "unknown activation 'swish'"),
+        (lambda: Neuron(2, activation=3), TypeError, "activation must be a name or a callable, got int: 3"),
+        (lambda: MLP(2, [1], seed=0).load_state_dict({}), ValueError, "do not match this model's architecture"),
+        (lambda: nn.Linear(2, 3, seed=0)([1.0]), ValueError, "expects 2 inputs, got 1"),
+        (lambda: nn.Linear(0, 3), ValueError, "Linear nin must be a positive int, got 0"),
+        (lambda: nn.Sequential(), ValueError, "Sequential needs at least one layer"),
+        (lambda: nn.LayerNorm(3)([1.0, 2.0]), ValueError, "expects 3 features, got 2"),
+        (lambda: nn.LayerNorm(3, eps=0), ValueError, "LayerNorm eps must be a positive number, got 0"),
+        (lambda: nn.Conv2d(1, 2, 3, seed=0)([[[1.0, 2.0], [3.0, 4.0]]]), ValueError,
+         "is smaller than the kernel size 3"),
+        (lambda: nn.Conv2d(2, 2, 1, seed=0)([[[1.0]]]), ValueError, "expects 2 input channels, got 1"),
+        (lambda: nn.Maxout(2, 1, pieces=0), ValueError, "Maxout pieces must be a positive int, got 0"),
+        (lambda: nn.RReLU(0.5, 0.1), ValueError, "RReLU needs 0 <= lower <= upper"),
+        (lambda: nn.CausalSelfAttention(6, 4, seed=0), ValueError, "attention dim 6 must be divisible by n_head 4"),
+        (lambda: nn.GPT(5, seed=0, rng=np.random.default_rng(0)), ValueError, "give either seed or rng, not both"),
+        (lambda: gpt.generate(0, temperature=0), ValueError, "temperature must be a positive number, got 0"),
+        (lambda: nn.RMSNorm(3, eps=-1), ValueError, "RMSNorm eps must be a finite positive number, got -1"),
+        (lambda: MLP(2, [1], init="glorot"), ValueError, "unknown initialiser 'glorot'"),
+        (lambda: MLP(2, [1], rng=3), TypeError, "rng must be a numpy.random.Generator, got int"),
+    ]
+
+
+def test_nn_errors_are_chinese_first_with_the_english_kept():
+    """A learner reads the Chinese first; the whole English message follows in parentheses (so `match=` finds it)."""
+    for call, kind, english in _bad_calls():
+        with pytest.raises(kind) as info:
+            call()
+        message = str(info.value)
+        chinese = message.split(" (")[0]
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in chinese), message
+        assert english in message and message.endswith(")"), message

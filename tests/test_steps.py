@@ -134,7 +134,7 @@ def test_an_unwritable_save_target_is_refused_before_training_in_one_line(task, 
     assert main(["train", task, "--save", "/proc/m.json", "--no-progress"]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1
-    assert captured.err.startswith("microgradcn train: cannot save to /proc/m.json: ")
+    assert captured.err.startswith("microgradcn train: 无法保存到 /proc/m.json (cannot save to /proc/m.json: ")
     assert ".microgradcn-" not in captured.err and "Traceback" not in captured.err  # no temporary file's name
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 import pytest
@@ -127,13 +128,31 @@ def test_cli_train_names_prints_final_loss_then_20_samples_and_saves(tmp_path, c
     assert main(["train", "names", "--steps", "2", "--no-progress", "--replay", "--save", str(path)]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    final = lines[-21]
-    assert final.startswith("final loss ") and len(final.split()[-1]) == 4  # e.g. "final loss 3.21"
+    final = re.fullmatch(r"最后 2 步的平均损失 final loss \(mean of the last 2 steps\) (\d\.\d\d);"
+                         r"最后一步 last step \(the bar's loss=\) (\d\.\d{4})", lines[-21])
+    assert final, lines[-21]
     assert [line[:10] for line in lines[-20:]] == [f"sample {i:2d}:" for i in range(1, 21)]
     assert "4,192 个参数" in lines[0] and "(replay)" in lines[0]
     model = GPT(27, seed=1)
     model.load(path)  # the saved numbers fit the model again
     assert model.state_dict() != GPT(27, seed=1).state_dict()
+
+
+def test_cli_train_names_says_which_loss_is_which(capsys, monkeypatch):
+    """The last line before the samples: the mean of the last 50 steps, then the last step's loss (the bar's)."""
+    from microgradcn.text import NamesRun
+
+    def fake_training(steps, **kwargs):
+        run = NamesRun(kwargs["model"], kwargs["tokenizer"], losses=[4.0] * 10 + [2.0] * 49 + [1.5])
+        run.samples = ["ab"] * 20
+        return run
+
+    monkeypatch.setattr("microgradcn.text.names", lambda seed=0: ["ab"])
+    monkeypatch.setattr("microgradcn.text.train_names", fake_training)
+    assert main(["train", "names", "--steps", "60", "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-21] == ("最后 50 步的平均损失 final loss (mean of the last 50 steps) 1.99;"
+                          "最后一步 last step (the bar's loss=) 1.5000")
 
 
 @pytest.mark.parametrize("argv, message", [

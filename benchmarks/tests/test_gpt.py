@@ -34,3 +34,18 @@ def test_gpt_bench_times_the_steps_that_only_replay_apart():
     (replay_seconds, replays), = steady
     assert replays == 2 and len(losses) == 4  # "cd" and "ef" reuse the recording of "ab"
     assert 0 < replay_seconds < seconds
+
+
+def test_whole_run_is_the_run_train_names_makes(monkeypatch):
+    from microgradcn import text
+
+    steps = 2  # two names of two lengths: two recordings, the slow part
+    _, _, records, losses = gpt._replayed_run(steps)
+    model = GPT(CharTokenizer().vocab_size, seed=0)
+    run = text.train_names(steps=steps, model=model, step=text.make_step(model, replay=True), num_samples=0)
+    assert losses == run.losses  # same weights, names, order and Adam: the same numbers
+    assert records == 2
+    monkeypatch.setattr(gpt, "_replayed_run", lambda steps, seed=0: (2.0, 2.5, 7, []))
+    whole = gpt.whole_run(microgpt_ms_per_step=400.0, steps=1000)
+    assert whole == {"steps": 1000, "replay_s": 2.0, "wall_s": 2.5, "records": 7, "microgpt_style_s": 400.0,
+                     "ratio": 200.0}

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._messages import bilingual
 from ..engine import Value
 
 __all__ = ["as_value", "as_values", "flatten", "leaves", "map_nested", "shape"]
@@ -18,7 +19,8 @@ def as_value(x: Any) -> Value:
     if type(x) is Value or isinstance(x, Value):
         return x
     if isinstance(x, bool) or not isinstance(x, Real):
-        raise TypeError(f"expected a number or a Value, got {type(x).__name__}: {x!r}")
+        raise TypeError(bilingual(f"需要一个数或 Value,得到的是 {type(x).__name__}",
+                                  f"expected a number or a Value, got {type(x).__name__}: {x!r}"))
     return Value(float(x))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value
 from ..modes import layer_mode, random_numbers
 from ._nested import as_value, flatten, map_nested
@@ -76,7 +77,7 @@ class LeakyReLU(Module):
 
 def _number(name: str, x: object) -> float:
     if isinstance(x, bool) or not isinstance(x, Real) or not np.isfinite(float(x)):
-        raise ValueError(f"{name} must be a finite number, got {x!r}")
+        raise ValueError(bilingual(f"{name} 必须是有限的数", f"{name} must be a finite number, got {x!r}"))
     return float(x)
 
 
@@ -100,7 +101,8 @@ class RReLU(Module):
     ) -> None:
         lower, upper = _number("lower", lower), _number("upper", upper)
         if not 0 <= lower <= upper:
-            raise ValueError(f"RReLU needs 0 <= lower <= upper, got lower={lower!r}, upper={upper!r}")
+            raise ValueError(bilingual("RReLU 需要 0 <= lower <= upper",
+                                       f"RReLU needs 0 <= lower <= upper, got lower={lower!r}, upper={upper!r}"))
         self.lower, self.upper = lower, upper
         self._rng = initialisers.make_rng(seed, rng)
 
@@ -141,10 +143,12 @@ class Maxout(Module):
         seed: int | None = None,
     ) -> None:
         if isinstance(pieces, bool) or not isinstance(pieces, int) or pieces < 1:
-            raise ValueError(f"Maxout pieces must be a positive int, got {pieces!r}")
+            raise ValueError(bilingual("Maxout 的 pieces 必须是正整数",
+                                       f"Maxout pieces must be a positive int, got {pieces!r}"))
         for name, n in (("nin", nin), ("nout", nout)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"Maxout {name} must be a positive int, got {n!r}")
+                raise ValueError(bilingual(f"Maxout 的 {name} 必须是正整数",
+                                           f"Maxout {name} must be a positive int, got {n!r}"))
         self.linear = Linear(nin, nout * pieces, bias=bias, init=init, rng=initialisers.make_rng(seed, rng))
         self._nin, self._nout, self._pieces = nin, nout, pieces
 

@@ -24,6 +24,7 @@ from typing import Any, Union
 import numpy as np
 
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value
 from ._nested import as_value, flatten
 from .module import Module
@@ -38,7 +39,8 @@ def _pair(name: str, x: Size, minimum: int) -> tuple[int, int]:
     items = (x, x) if not isinstance(x, (tuple, list)) else tuple(x)
     if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum
                               for v in items):
-        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {x!r}")
+        raise ValueError(bilingual(f"{name} 必须是不小于 {minimum} 的整数,或两个这样的整数",
+                                   f"{name} must be an int >= {minimum} or a pair of them, got {x!r}"))
     return int(items[0]), int(items[1])
 
 
@@ -47,15 +49,19 @@ def _image(x: Any, channels: int | None, who: str) -> Image:
     if isinstance(x, np.ndarray):
         x = x.tolist()
     if not isinstance(x, (list, tuple)) or not x or not all(isinstance(c, (list, tuple)) and c for c in x):
-        raise ValueError(f"{who} expects an image [channel][row][col] (nested lists), got {type(x).__name__}")
+        raise ValueError(bilingual(f"{who} 需要一张图像:嵌套列表 [通道][行][列]",
+                                   f"{who} expects an image [channel][row][col] (nested lists), "
+                                   f"got {type(x).__name__}"))
     if channels is not None and len(x) != channels:
-        raise ValueError(f"{who} expects {channels} input channels, got {len(x)}")
+        raise ValueError(bilingual(f"{who} 需要 {channels} 个输入通道,得到 {len(x)} 个",
+                                   f"{who} expects {channels} input channels, got {len(x)}"))
     height, width = len(x[0]), len(x[0][0]) if isinstance(x[0][0], (list, tuple)) else -1
     out = []
     for c in x:
         if len(c) != height or not all(isinstance(r, (list, tuple)) and len(r) == width for r in c):
-            raise ValueError(f"{who} expects every channel to be {height} rows of {width} pixels, "
-                             "as nested lists [channel][row][col]")
+            raise ValueError(bilingual(f"{who} 需要每个通道都是 {height} 行、每行 {width} 个像素",
+                                       f"{who} expects every channel to be {height} rows of {width} pixels, "
+                                       "as nested lists [channel][row][col]"))
         out.append([[as_value(v) for v in row] for row in c])
     return out
 
@@ -63,7 +69,9 @@ def _image(x: Any, channels: int | None, who: str) -> Image:
 def _out_size(who: str, size: int, kernel: int, stride: int, padding: int) -> int:
     n = (size + 2 * padding - kernel) // stride + 1
     if n < 1:
-        raise ValueError(f"{who}: input size {size} (padding {padding}) is smaller than the kernel size {kernel}")
+        raise ValueError(bilingual(f"{who}:输入大小 {size}(填充 {padding})比卷积核 {kernel} 还小",
+                                   f"{who}: input size {size} (padding {padding}) is smaller than the kernel size "
+                                   f"{kernel}"))
     return n
 
 
@@ -93,7 +101,8 @@ class Conv2d(Module):
     ) -> None:
         for name, n in (("in_channels", in_channels), ("out_channels", out_channels)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"Conv2d {name} must be a positive int, got {n!r}")
+                raise ValueError(bilingual(f"Conv2d 的 {name} 必须是正整数",
+                                           f"Conv2d {name} must be a positive int, got {n!r}"))
         self._in, self._out = in_channels, out_channels
         self._kernel = _pair("kernel_size", kernel_size, 1)
         self._stride = _pair("stride", stride, 1)

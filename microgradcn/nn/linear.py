@@ -7,6 +7,7 @@ from typing import Callable, Iterable, List, Optional, Sequence, Union
 import numpy as np
 
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value
 from ..scopes import scope
 from ._nested import as_value
@@ -39,7 +40,8 @@ class Linear(Module):
     ) -> None:
         for name, n in (("nin", nin), ("nout", nout)):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"Linear {name} must be a positive int, got {n!r}")
+                raise ValueError(bilingual(f"Linear 的 {name} 必须是正整数",
+                                           f"Linear {name} must be a positive int, got {n!r}"))
         draw = initialisers.get(init)
         rng = initialisers.make_rng(seed, rng)
         self.weight = [[Value(draw(rng, nin, nout)) for _ in range(nin)] for _ in range(nout)]
@@ -51,7 +53,8 @@ class Linear(Module):
         if isinstance(x, np.ndarray):
             x = x.tolist()
         if len(x) != self._nin:
-            raise ValueError(f"{self!r} expects {self._nin} inputs, got {len(x)}")
+            raise ValueError(bilingual(f"{self!r} 需要 {self._nin} 个输入,得到 {len(x)} 个",
+                                       f"{self!r} expects {self._nin} inputs, got {len(x)}"))
         # Numbers become leaves once, shared by every output (not one constant per multiplication).
         x = [v if type(v) is Value else as_value(v) for v in x]
         out = []
@@ -71,10 +74,12 @@ class Sequential(Module):
 
     def __init__(self, *layers: Callable) -> None:
         if not layers:
-            raise ValueError("Sequential needs at least one layer")
+            raise ValueError(bilingual("Sequential 至少需要一层", "Sequential needs at least one layer"))
         for k, layer in enumerate(layers):
             if not callable(layer):
-                raise TypeError(f"Sequential layer {k} must be callable, got {type(layer).__name__}: {layer!r}")
+                raise TypeError(bilingual(f"Sequential 的第 {k} 层必须可以调用",
+                                          f"Sequential layer {k} must be callable, "
+                                          f"got {type(layer).__name__}: {layer!r}"))
         self.layers = list(layers)
 
     def __call__(self, x):

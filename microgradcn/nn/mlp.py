@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value
 from .module import Module
 
@@ -37,14 +38,16 @@ def _activation(activation: Activation) -> Tuple[str, Optional[Callable[[Value],
         if activation == "prelu":
             return "prelu", None  # handled by Neuron, which owns the learnable slope
         if activation not in ACTIVATIONS:
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"没有叫 {activation!r} 的激活函数",
                 f"unknown activation {activation!r}; expected a callable or one of "
                 f"{sorted(ACTIVATIONS) + ['prelu']}"
-            )
+            ))
         return activation, ACTIVATIONS[activation]
     if callable(activation):
         return getattr(activation, "__name__", type(activation).__name__), activation
-    raise TypeError(f"activation must be a name or a callable, got {type(activation).__name__}: {activation!r}")
+    raise TypeError(bilingual("激活函数必须是名字或可调用的对象", f"activation must be a name or a callable, "
+                              f"got {type(activation).__name__}: {activation!r}"))
 
 
 # --------------------------------------------------------------------- Neuron
@@ -72,7 +75,8 @@ class Neuron(Module):
         fan_out: int = 1,
     ) -> None:
         if isinstance(nin, bool) or not isinstance(nin, int) or nin < 1:
-            raise ValueError(f"nin (number of inputs) must be a positive int, got {nin!r}")
+            raise ValueError(bilingual("nin(输入个数)必须是正整数",
+                                       f"nin (number of inputs) must be a positive int, got {nin!r}"))
         draw = initialisers.get(init)
         rng = initialisers.micrograd_rng(seed, rng)
         self._activation_name, self._act = _activation(activation)
@@ -85,7 +89,8 @@ class Neuron(Module):
 
     def __call__(self, x: Sequence[Union[Value, float]]) -> Value:
         if len(x) != len(self.w):
-            raise ValueError(f"{self!r} expects {len(self.w)} inputs, got {len(x)}")
+            raise ValueError(bilingual(f"{self!r} 需要 {len(self.w)} 个输入,得到 {len(x)} 个",
+                                       f"{self!r} expects {len(self.w)} inputs, got {len(x)}"))
         if self._bias:
             act = self.b
             for wi, xi in zip(self.w, x):
@@ -121,7 +126,8 @@ class Layer(Module):
         seed: Optional[int] = None,
     ) -> None:
         if isinstance(nout, bool) or not isinstance(nout, int) or nout < 1:
-            raise ValueError(f"nout (number of neurons) must be a positive int, got {nout!r}")
+            raise ValueError(bilingual("nout(神经元个数)必须是正整数",
+                                       f"nout (number of neurons) must be a positive int, got {nout!r}"))
         rng = initialisers.micrograd_rng(seed, rng)
         self.neurons = [Neuron(nin, activation, bias, init, rng=rng, fan_out=nout) for _ in range(nout)]
 
@@ -157,7 +163,8 @@ class MLP(Module):
     ) -> None:
         sizes = list(sizes)
         if not sizes:
-            raise ValueError("MLP needs at least one layer size, got []")
+            raise ValueError(bilingual("MLP 至少需要一层的大小", "MLP needs at least one layer size, got []"))
+        _activation(activation)  # checked even when no hidden layer uses it
         rng = initialisers.micrograd_rng(seed, rng)
         dims = [nin] + sizes
         last = len(sizes) - 1

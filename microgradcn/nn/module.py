@@ -7,6 +7,7 @@ import os
 from numbers import Real
 from typing import Dict, Iterator, List, Tuple, Union
 
+from .._messages import bilingual
 from ..engine import Value
 from ..scopes import module_call
 from ..serialization import load, save
@@ -97,21 +98,24 @@ class Module:
         finite real number; otherwise ValueError, and the model is unchanged.
         """
         if not isinstance(state, dict):
-            raise ValueError(f"a state must be a dict of name -> number, got {type(state).__name__}")
+            raise ValueError(bilingual("参数状态必须是“名字 -> 数”的字典",
+                                       f"a state must be a dict of name -> number, got {type(state).__name__}"))
         expected = list(self.state_dict())
         missing = [n for n in expected if n not in state]
         known = set(expected)
         unexpected = [n for n in state if n not in known]
         if missing or unexpected:
-            raise ValueError(
+            raise ValueError(bilingual(
+                f"保存的参数与这个模型的结构不符:缺少 {len(missing)} 项,多出 {len(unexpected)} 项",
                 "the saved parameters do not match this model's architecture: "
                 f"missing {_few(missing)}, unexpected {_few(unexpected)} "
                 f"(model has {len(expected)} entries, file has {len(state)})"
-            )
+            ))
         for name in expected:
             x = state[name]
             if isinstance(x, bool) or not isinstance(x, Real) or not math.isfinite(x):
-                raise ValueError(f"saved value for {name!r} must be a finite number, got {x!r}")
+                raise ValueError(bilingual(f"{name!r} 的保存值必须是有限的数",
+                                           f"saved value for {name!r} must be a finite number, got {x!r}"))
         # Checked everything: now write.
         for name, p in self.named_parameters():
             p.data = float(state[name])

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._messages import bilingual
 from ..engine import Value
 from ._nested import as_value
 from .module import Module
@@ -33,13 +34,16 @@ class LayerNorm(Module):
         n = normalized_shape
         if isinstance(n, (tuple, list)):
             if len(n) != 1:
-                raise ValueError(f"LayerNorm normalises over one axis: normalized_shape must be an int or (n,), "
-                                 f"got {normalized_shape!r}")
+                raise ValueError(bilingual("LayerNorm 只在一个维度上归一化:normalized_shape 必须是整数或 (n,)",
+                                           "LayerNorm normalises over one axis: normalized_shape must be an int "
+                                           f"or (n,), got {normalized_shape!r}"))
             n = n[0]
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"LayerNorm normalized_shape must be a positive int, got {normalized_shape!r}")
+            raise ValueError(bilingual("LayerNorm 的 normalized_shape 必须是正整数",
+                                       f"LayerNorm normalized_shape must be a positive int, got {normalized_shape!r}"))
         if isinstance(eps, bool) or not isinstance(eps, Real) or not eps > 0:
-            raise ValueError(f"LayerNorm eps must be a positive number, got {eps!r}")
+            raise ValueError(bilingual("LayerNorm 的 eps 必须是正数",
+                                       f"LayerNorm eps must be a positive number, got {eps!r}"))
         self.normalized_shape: tuple[int] = (n,)
         self.eps: float = float(eps)
         self._affine: bool = bool(elementwise_affine)
@@ -51,8 +55,9 @@ class LayerNorm(Module):
         if isinstance(x, np.ndarray):
             x = x.tolist()
         if not isinstance(x, (list, tuple)):
-            raise TypeError(f"{self!r} expects a list of {self.normalized_shape[0]} numbers or Values, "
-                            f"got {type(x).__name__}")
+            raise TypeError(bilingual(f"{self!r} 需要由 {self.normalized_shape[0]} 个数或 Value 组成的列表",
+                                      f"{self!r} expects a list of {self.normalized_shape[0]} numbers or Values, "
+                                      f"got {type(x).__name__}"))
         if x and isinstance(x[0], (list, tuple)):
             return [self(row) for row in x]
         return self._normalise(list(x))
@@ -60,7 +65,8 @@ class LayerNorm(Module):
     def _normalise(self, row: list[Any]) -> list[Value]:
         n = self.normalized_shape[0]
         if len(row) != n:
-            raise ValueError(f"{self!r} expects {n} features, got {len(row)}")
+            raise ValueError(bilingual(f"{self!r} 需要 {n} 个特征,得到 {len(row)} 个",
+                                       f"{self!r} expects {n} features, got {len(row)}"))
         xs = [as_value(v) for v in row]
         mean = sum(xs) * (1.0 / n)
         centred = [v - mean for v in xs]

@@ -9,6 +9,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import numpy as np
 
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value
 from ..modes import layer_mode, random_numbers
 from .module import Module
@@ -49,7 +50,8 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, seed: Optional[int] = None, rng: Optional[np.random.Generator] = None):
         if isinstance(p, bool) or not isinstance(p, Real) or not 0 <= p <= 1:
-            raise ValueError(f"dropout probability p must be a number in [0, 1], got {p!r}")
+            raise ValueError(bilingual("dropout 的概率 p 必须是 [0, 1] 中的数",
+                                       f"dropout probability p must be a number in [0, 1], got {p!r}"))
         self.p: float = float(p)
         self._rng: np.random.Generator = initialisers.make_rng(seed, rng)
 
@@ -93,11 +95,12 @@ class BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1) -> None:
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"num_features must be a positive int, got {num_features!r}")
+            raise ValueError(bilingual("num_features 必须是正整数",
+                                       f"num_features must be a positive int, got {num_features!r}"))
         if not eps > 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+            raise ValueError(bilingual("eps 必须是正数", f"eps must be positive, got {eps!r}"))
         if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+            raise ValueError(bilingual("momentum 必须在 [0, 1] 中", f"momentum must be in [0, 1], got {momentum!r}"))
         self.eps = eps
         self.momentum = momentum
         self.gamma = [Value(1.0) for _ in range(num_features)]
@@ -130,7 +133,8 @@ class BatchNorm(Module):
         rows = [[r] for r in batch] if scalar_rows else [list(r) for r in batch]
         for r in rows:
             if len(r) != nf:
-                raise ValueError(f"BatchNorm({nf}) got a row of {len(r)} features")
+                raise ValueError(bilingual(f"BatchNorm({nf}) 的每一行要有 {nf} 个特征,这一行有 {len(r)} 个",
+                                           f"BatchNorm({nf}) got a row of {len(r)} features"))
         n = len(rows)
         layer_mode(self, replayable=not self.training)
         columns = []
@@ -138,7 +142,8 @@ class BatchNorm(Module):
             xs = [row[j] for row in rows]
             if self.training:
                 if n < 2:
-                    raise ValueError(f"BatchNorm in training needs a batch of at least 2 rows, got {n}")
+                    raise ValueError(bilingual(f"BatchNorm 训练时一批至少要 2 行才能算方差,这一批只有 {n} 行",
+                                               f"BatchNorm in training needs a batch of at least 2 rows, got {n}"))
                 mean = sum(xs) * (1.0 / n)
                 centred = [x - mean for x in xs]
                 var = sum(c * c for c in centred) * (1.0 / n)

@@ -33,6 +33,7 @@ import numpy as np
 
 from .. import functional as F
 from .. import init as initialisers
+from .._messages import bilingual
 from ..engine import Value, no_grad, select
 from ..scopes import function_scope, method_scope, scope
 from .linear import Linear
@@ -63,7 +64,7 @@ def normal_init(std: float) -> Callable[[np.random.Generator, int, int], float]:
     0.010058
     """
     if isinstance(std, bool) or not isinstance(std, (int, float)) or not math.isfinite(std) or std < 0:
-        raise ValueError(f"std must be a finite non-negative number, got {std!r}")
+        raise ValueError(bilingual("std 必须是有限的非负数", f"std must be a finite non-negative number, got {std!r}"))
     std = float(std)
 
     def normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> float:
@@ -75,16 +76,16 @@ def normal_init(std: float) -> Callable[[np.random.Generator, int, int], float]:
 
 def _positive(name: str, n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"{name} must be a positive int, got {n!r}")
+        raise ValueError(bilingual(f"{name} 必须是正整数", f"{name} must be a positive int, got {n!r}"))
     return n
 
 
 def _index(what: str, i: object, size: int) -> int:
     if isinstance(i, bool) or not isinstance(i, Integral):
-        raise TypeError(f"{what} must be an int, got {type(i).__name__}: {i!r}")
+        raise TypeError(bilingual(f"{what} 必须是整数", f"{what} must be an int, got {type(i).__name__}: {i!r}"))
     k = int(i)
     if not 0 <= k < size:
-        raise ValueError(f"{what} must be in [0, {size}), got {k}")
+        raise ValueError(bilingual(f"{what} 必须在 [0, {size}) 中", f"{what} must be in [0, {size}), got {k}"))
     return k
 
 
@@ -166,7 +167,8 @@ class RMSNorm(Module):
     def __init__(self, dim: int, eps: float = 1e-5, affine: bool = False) -> None:
         _positive("RMSNorm dim", dim)
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
-            raise ValueError(f"RMSNorm eps must be a finite positive number, got {eps!r}")
+            raise ValueError(bilingual("RMSNorm 的 eps 必须是有限的正数",
+                                       f"RMSNorm eps must be a finite positive number, got {eps!r}"))
         self.eps = float(eps)
         if affine:
             self.weight = [Value(1.0) for _ in range(dim)]
@@ -174,7 +176,8 @@ class RMSNorm(Module):
 
     def __call__(self, x: Sequence[Value]) -> Vector:
         if len(x) != self._dim:
-            raise ValueError(f"{self!r} expects {self._dim} inputs, got {len(x)}")
+            raise ValueError(bilingual(f"{self!r} 需要 {self._dim} 个输入,得到 {len(x)} 个",
+                                       f"{self!r} expects {self._dim} inputs, got {len(x)}"))
         scale = (_dot(x, x) * (1.0 / self._dim) + self.eps) ** -0.5
         out = [xi * scale for xi in x]
         return [o * w for o, w in zip(out, self.weight)] if self._affine else out
@@ -226,7 +229,8 @@ class CausalSelfAttention(Module):
         _positive("attention dim", dim)
         _positive("n_head", n_head)
         if dim % n_head:
-            raise ValueError(f"attention dim {dim} must be divisible by n_head {n_head}")
+            raise ValueError(bilingual(f"注意力的维度 {dim} 必须能被头数 n_head {n_head} 整除",
+                                       f"attention dim {dim} must be divisible by n_head {n_head}"))
         rng = initialisers.make_rng(seed, rng)
         self.wq = Linear(dim, dim, bias=False, init=init, rng=rng)
         self.wk = Linear(dim, dim, bias=False, init=init, rng=rng)
@@ -394,7 +398,9 @@ class GPT(Module):
         """
         _index("position", position, self.block_size)
         if position != len(cache):
-            raise ValueError(f"position {position} does not follow the cache, which holds {len(cache)} positions")
+            raise ValueError(bilingual(f"位置 {position} 接不上缓存(缓存里已有 {len(cache)} 个位置)",
+                                       f"position {position} does not follow the cache, "
+                                       f"which holds {len(cache)} positions"))
         x = self.norm(_add(self.wte(token), self.wpe(position)))
         for block, keys, values in zip(self.blocks, cache.keys, cache.values):
             x = block.step(x, keys, values, weights)
@@ -409,7 +415,8 @@ class GPT(Module):
     def loss(self, tokens: Sequence[int]) -> Value:
         """Mean over positions of ``nll(logits at t, tokens[t + 1])``: the training loss of one sequence."""
         if len(tokens) < 2:
-            raise ValueError(f"a training sequence needs at least 2 tokens, got {len(tokens)}")
+            raise ValueError(bilingual(f"训练序列至少要 2 个 token,这里只有 {len(tokens)} 个",
+                                       f"a training sequence needs at least 2 tokens, got {len(tokens)}"))
         n = len(tokens) - 1
         self._check_length(n)
         cache = self.new_cache()
@@ -454,11 +461,12 @@ class GPT(Module):
         """
         _index("bos", bos, self.vocab_size)
         if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+            raise ValueError(bilingual("temperature 必须是正数",
+                                       f"temperature must be a positive number, got {temperature!r}"))
         if rng is None:
             rng = random.Random(seed)
         elif seed is not None:
-            raise ValueError("give either seed or rng, not both")
+            raise ValueError(bilingual("seed 和 rng 只能给一个", "give either seed or rng, not both"))
         limit = self.block_size if max_new is None else min(_positive("max_new", max_new), self.block_size)
         cache = self.new_cache()
         token, out = bos, []
@@ -475,7 +483,8 @@ class GPT(Module):
 
     def _check_length(self, n: int) -> None:
         if n < 1 or n > self.block_size:
-            raise ValueError(f"sequence length must be in [1, {self.block_size}] (block_size), got {n}")
+            raise ValueError(bilingual(f"序列长度必须在 [1, {self.block_size}](block_size)中,这里是 {n}",
+                                       f"sequence length must be in [1, {self.block_size}] (block_size), got {n}"))
 
     def __repr__(self) -> str:
         return (f"GPT(vocab_size={self.vocab_size}, block_size={self.block_size}, n_layer={self.n_layer}, "

@@ -81,12 +81,14 @@ def run(directory, check: bool = False) -> int:
     if check:
         stale = stale_files(directory)
         for name in stale:
-            print(f"out of date: {Path(directory) / name}")
+            print(f"过期 out of date: {Path(directory) / name}")
         if stale:
-            print("regenerate with: python -m microgradcn.viz.gallery")
+            print("重新生成 regenerate with: microgradcn gallery (or python -m microgradcn.viz.gallery)")
+        else:
+            print(f"图库是最新的 up to date: every DOT file in {directory} matches the code")
         return 1 if stale else 0
     written = build_gallery(directory)
-    print(f"wrote {len(written)} files to {Path(directory).resolve()}")
+    print(f"图库已写入 wrote {len(written)} files to {Path(directory).resolve()}")
     return 0
 
 
