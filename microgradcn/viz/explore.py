@@ -27,7 +27,8 @@ from pathlib import Path
 
 from ..engine import Value
 from .explain import _d, _num, backward_line, forward_line
-from .graph import DEFAULT_MAX_NODES, GraphView
+from .explore_scoped import MAX_SCOPED_NODES, check_scoped_size, scoped_page
+from .graph import DEFAULT_MAX_NODES, GraphView, count_nodes
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
@@ -322,6 +323,23 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
+def _scoped_view(root: Value, boxes: bool | None) -> GraphView | None:
+    """The view for the page of boxes, or None when the page of single nodes is wanted."""
+    if not isinstance(root, Value):
+        raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+    n = count_nodes(root, None if boxes else DEFAULT_MAX_NODES)
+    if boxes is None and n <= DEFAULT_MAX_NODES:
+        return None
+    check_scoped_size(count_nodes(root, MAX_SCOPED_NODES))
+    view = GraphView(root, None)
+    if view.tree is None:
+        if boxes:
+            raise ValueError("boxes=True 需要由模块搭建的图,这个图没有作用域 "
+                             "(boxes=True needs a graph built by modules; this one has no scopes)")
+        return None  # a hand-built graph: the page of nodes refuses it if it is too large
+    return view
+
+
 class Explorer:
     """An interactive page for one graph: shows inline in Jupyter, ``.save(path)`` writes it.
 
@@ -361,8 +379,15 @@ def explore(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     title: str | None = None,
     rankdir: str = "LR",
+    boxes: bool | None = None,
 ) -> Explorer:
     """An offline HTML page to explore the graph of `root`; returns an `Explorer`.
+
+    A graph built by modules with more than `DEFAULT_MAX_NODES` (400) nodes,
+    up to 200,000, gets the page of boxes (`explore_scoped`): it opens at the
+    top level, one box per module call, and opens a box in place when it is
+    clicked. `boxes=True` asks for that page for a smaller graph built by
+    modules, `boxes=False` for the page of single nodes.
 
     Both styles are drawn into the page (`style` is the one shown first), so
     the style switch needs no server. Gradients are computed from each
@@ -375,11 +400,20 @@ def explore(
         precision: significant digits for floats (None = full repr); Fractions stay exact.
         max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
         title: the page title (default: 探索计算图:<output name>).
+        boxes: None (choose by size), True (boxes page; the graph must be built by modules) or False.
 
     Raises GraphvizNotFoundError (with install instructions) when Graphviz is missing.
     """
     if style not in STYLES:
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    if boxes not in (None, True, False):
+        raise TypeError(f"boxes must be None, True or False, got {type(boxes).__name__}: {boxes!r}")
+    if boxes is not False:
+        scoped = _scoped_view(root, boxes)
+        if scoped is not None:
+            name = scoped.name(len(scoped) - 1)
+            page_title = title if title is not None else f"探索计算图:{name}"
+            return Explorer(scoped_page(scoped, page_title), page_title)
     view = GraphView(root, max_nodes)
     params = list(params)
     data = page_data(view, params, precision)
