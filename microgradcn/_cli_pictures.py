@@ -63,6 +63,17 @@ def _example(name: str):
     return examples.build(name)
 
 
+def _step_graph(name: str):
+    """(loss, model) of one step of a project model; a missing extra is a run-time failure."""
+    from .viz.step_graphs import step_graph
+
+    try:
+        return step_graph(name)
+    except ImportError as error:
+        raise CommandError(bilingual(f"{name} 需要可选的依赖包", f"{name} needs an optional extra: {error}; "
+                                     'pip install "microgradcn[data]"'), FAILURE) from None
+
+
 def _no_graphviz(error: Exception, dot_folder: Path | None = None) -> CommandError:
     """Graphviz's `dot` is missing: one line saying how to install it (and where the DOT sources are)."""
     if dot_folder is None:
@@ -180,7 +191,17 @@ def _explore(args: argparse.Namespace) -> int:
     from .viz import GraphvizNotFoundError
     from .viz.explore import explore
 
-    root = _example(args.name)
+    from .viz.step_graphs import STEP_GRAPHS
+
+    model = None  # a step graph's model: kept alive while the page is made (its names come from it)
+    if args.name in STEP_GRAPHS:
+        root, model = _step_graph(args.name)
+    elif args.name not in examples.EXAMPLES:
+        known = ", ".join(list(examples.EXAMPLES) + list(STEP_GRAPHS))
+        raise CommandError(bilingual(f"没有叫 {args.name!r} 的示例或模型",
+                                     f"unknown example {args.name!r}; choose one of: {known}"), USAGE)
+    else:
+        root = _example(args.name)
     if args.output:  # the README's rule for -o, as render and train follow it: the folder must already exist
         path = _output_file(Path(args.output))
         if path.suffix.lower() != ".html":
@@ -189,7 +210,10 @@ def _explore(args: argparse.Namespace) -> int:
     else:
         path = _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_explore.html"
     try:
-        explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
+        if model is None:
+            explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
+        else:
+            explore(root, style=args.style, title=f"探索计算图:{args.name} 一步的损失").save(path)
     except GraphvizNotFoundError as error:
         raise _no_graphviz(error) from None
     print(f"已写入 wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
@@ -273,7 +297,9 @@ def add_commands(sub) -> None:
         description="写出一个离线的 HTML 页面:点击节点看链式法则,逐步播放前向与反向传播,切换画法,搜索、缩放。"
         " (Write one offline HTML page: click a node for its chain rule, step through both passes.)",
     )
-    explore.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
+    explore.add_argument("name", help="示例或模型 an example or a model: " + ", ".join(EXAMPLES)
+                         + "; moons, digits-cnn, gpt (一步训练的损失图,未训练的模型 one step's loss graph, "
+                         "untrained model at seed 0)")
     explore.add_argument("--style", choices=("node", "book"), default="node", help="the style shown first")
     explore.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_explore.html)")
     explore.set_defaults(func=_explore)

@@ -76,17 +76,21 @@ def levels(view: GraphView, tree: ScopeTree) -> Levels:
         place = tree.place[i]
         if place is None:
             lv.own[0].append(i)
+    slices: Dict[Tuple[int, int], int] = {}
+    for c in range(len(lv.calls)):
+        if not lv.children[c + 1] and len(lv.own[c + 1]) > BIG_CALL:
+            _slice(lv, c, slices)
     for box in tree.boxes():
         b = lv.box_of_scope[id(box)]
         first = lv.call_of[id(box.calls[0])]
         for p in box.params:
             lv.home[p] = first
-        lv.box_params[b] = sorted(box.params)
-        for p in box.params:
             lv.param_box[p] = b
-    for c in range(len(lv.calls)):
-        if not lv.children[c + 1] and len(lv.own[c + 1]) > BIG_CALL:
-            _slice(lv, c)
+    _params_into_slices(lv, slices)
+    for p, b in lv.param_box.items():
+        lv.box_params[b].append(p)
+    for params in lv.box_params:
+        params.sort()
     _fill_nodes(lv)
     signatures: Dict[tuple, int] = {}
     for c in range(-1, len(lv.calls)):
@@ -133,9 +137,10 @@ def _new_call(lv: Levels, box: int, number: int, parent: int, call: Optional[Cal
     return c
 
 
-def _slice(lv: Levels, c: int) -> None:
-    """Split the big call c into one slice (a box of its own) per output; shared nodes stay in c."""
+def _slice(lv: Levels, c: int, slices: Dict[Tuple[int, int], int]) -> None:
+    """Split the big call c into one slice per output; what several outputs share stays in c."""
     view = lv.view
+    index = view.index
     own = lv.own[c + 1]
     inside = set(own)
     last = len(view) - 1
@@ -146,13 +151,11 @@ def _slice(lv: Levels, c: int) -> None:
         stack = [out]
         while stack:
             i = stack.pop()
-            if owner.get(i, k) != k:
-                owner[i] = shared
+            was = owner.get(i)
+            if was == k or was == shared:
                 continue
-            if i in owner:
-                continue
-            owner[i] = k
-            stack.extend(view.pos(p) for p in view.nodes[i].parents if view.pos(p) in inside)
+            owner[i] = k if was is None else shared  # what two outputs depend on stays in the call
+            stack.extend(index[id(p)] for p in view.nodes[i].parents if index[id(p)] in inside)
     box, number, _ = lv.calls[c]
     title, kind, _, depth = lv.boxes[box]
     members: Dict[int, List[int]] = {}
@@ -160,13 +163,30 @@ def _slice(lv: Levels, c: int) -> None:
         members.setdefault(owner.get(i, shared), []).append(i)
     lv.own[c + 1] = members.pop(shared, [])
     for k in range(len(outputs)):
-        b = len(lv.boxes)
-        lv.boxes.append((f"{title}[{number}]:输出{k}", "输出切片", box, depth + 1))
-        lv.box_params.append([])
-        s = _new_call(lv, b, 0, c, None)
+        b = slices.get((box, k))
+        if b is None:  # one slice box per output of the box, shared by its calls
+            b = slices[(box, k)] = len(lv.boxes)
+            lv.boxes.append((f"{title}:输出{k}", "输出切片", box, depth + 1))
+            lv.box_params.append([])
+        s = _new_call(lv, b, number, c, None)
         lv.own[s + 1] = members.get(k, [])
         for i in lv.own[s + 1]:
             lv.home[i] = s
+
+
+def _params_into_slices(lv: Levels, slices: Dict[Tuple[int, int], int]) -> None:
+    """A parameter of a sliced box used by one slice only is drawn in that slice (a weight row)."""
+    sliced = {box for box, _ in slices}
+    slice_boxes = set(slices.values())
+    for p, b in list(lv.param_box.items()):
+        if b not in sliced:
+            continue
+        used_in = {lv.calls[lv.home[j]][0] if lv.home[j] >= 0 else -1 for j, _ in lv.view.uses[p]}
+        if len(used_in) == 1:
+            (only,) = used_in
+            if only in slice_boxes and lv.boxes[only][2] == b:
+                lv.param_box[p] = only
+                lv.home[p] = next(c for c, call in enumerate(lv.calls) if call[0] == only)
 
 
 def _fill_nodes(lv: Levels) -> None:

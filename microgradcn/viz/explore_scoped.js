@@ -128,7 +128,7 @@
     const zoom = Math.min(1.4, Math.max(fit, 0.75));
     svg.setAttribute("width", Math.floor(W * zoom));
     svg.setAttribute("height", Math.floor(H * zoom));
-    stage.scrollTo(0, Math.max(0, H * zoom - stage.clientHeight));
+    stage.scrollTo(0, Math.max(0, (H * zoom - stage.clientHeight) / 2));
     const defs = el("defs", {}, svg);
     const marker = el("marker", { id: "head", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7,
       markerHeight: 7, orient: "auto-start-reverse" }, defs);
@@ -432,7 +432,10 @@
   }
 
   legend();
-  open(-1);
+  // A model whose whole graph is one call (a GPT's loss) opens that call: one box alone says nothing.
+  const topItems = A.levelStart[1] - A.levelStart[0];
+  const only = M.structures[A.levelStructure[0]].kinds;
+  if (topItems === 1 && only[0] === BOX) open(A.levelItems[A.levelStart[0]]); else open(-1);
   $("panel").textContent = "点一个方框把它打开;点一个节点,看它的数值和链式法则。";
   document.body.classList.add("ready");
 })().catch((error) => {
