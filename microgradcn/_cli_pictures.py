@@ -186,22 +186,16 @@ def _render_path(args: argparse.Namespace) -> Path:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    """Write the interactive explorer page (one offline HTML file) for one canonical example."""
+    """Write the interactive explorer page (one offline HTML file) for one example or one model's step."""
     from . import examples
     from .viz import GraphvizNotFoundError
     from .viz.explore import explore
-
     from .viz.step_graphs import STEP_GRAPHS
 
-    model = None  # a step graph's model: kept alive while the page is made (its names come from it)
-    if args.name in STEP_GRAPHS:
-        root, model = _step_graph(args.name)
-    elif args.name not in examples.EXAMPLES:
+    if args.name not in STEP_GRAPHS and args.name not in examples.EXAMPLES:
         known = ", ".join(list(examples.EXAMPLES) + list(STEP_GRAPHS))
         raise CommandError(bilingual(f"没有叫 {args.name!r} 的示例或模型",
                                      f"unknown example {args.name!r}; choose one of: {known}"), USAGE)
-    else:
-        root = _example(args.name)
     if args.output:  # the README's rule for -o, as render and train follow it: the folder must already exist
         path = _output_file(Path(args.output))
         if path.suffix.lower() != ".html":
@@ -210,10 +204,13 @@ def _explore(args: argparse.Namespace) -> int:
     else:
         path = _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_explore.html"
     try:
-        if model is None:
-            explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
-        else:
+        if args.name in STEP_GRAPHS:
+            root, model = _step_graph(args.name)  # the model stays alive while the page is made: names come from it
             explore(root, style=args.style, title=f"探索计算图:{args.name} 一步的损失").save(path)
+            del model
+        else:
+            root = examples.build(args.name)
+            explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
     except GraphvizNotFoundError as error:
         raise _no_graphviz(error) from None
     print(f"已写入 wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
