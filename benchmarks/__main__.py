@@ -1,4 +1,5 @@
-"""``python -m benchmarks moons|chain|wide|gpt|digits|explore|all [--quick] [--json] [--gc-off]`` from the repository root.
+"""``python -m benchmarks WORKLOAD [--quick] [--json] [--gc-off]`` from the repository root (WORKLOAD: moons,
+chain, wide, gpt, digits, explore or all).
 
 ``all`` runs the five training workloads; ``explore`` (the explorer page of one step) runs on its own.
 

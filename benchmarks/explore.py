@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 MODELS = ("moons", "digits-cnn", "gpt")
-SEARCHES = {"moons": "layers.1.neurons.15.b", "digits-cnn": "layers.4.weight.9.199", "gpt": "blocks.0.mlp.fc2.weight.15.63"}
+SEARCHES = {"moons": "layers.1.neurons.15.b", "digits-cnn": "layers.4.weight.9.199",
+            "gpt": "blocks.0.mlp.fc2.weight.15.63"}
 BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

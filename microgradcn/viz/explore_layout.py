@@ -21,7 +21,7 @@ from .render import GraphvizNotFoundError
 __all__ = ["layouts", "SIZES"]
 
 # (width, height) in inches of each kind of item; the page draws them at these sizes.
-SIZES: Dict[int, Tuple[float, float]] = {NODE: (1.9, 0.62), PARAM: (1.9, 0.62), BOX: (2.5, 0.95),
+SIZES: Dict[int, Tuple[float, float]] = {NODE: (2.2, 0.62), PARAM: (2.2, 0.62), BOX: (2.5, 0.95),
                                          STUB: (2.4, 0.34), OUT: (0.9, 0.34)}
 Structure = Tuple[Tuple[int, ...], Tuple[str, ...], Tuple[Tuple[int, int, int], ...]]
 

@@ -145,6 +145,7 @@
       }
     });
     items.forEach((ref, k) => drawItem(svg, k, ref, lay.items[k]));
+    $("legend").hidden = !kinds.includes(BOX);  // the colours are those of boxes
     crumbs();
     steps = levelSteps();
     if (!keepFrame) pos = steps.length - 1;
@@ -290,7 +291,7 @@
     const g = $(`it-n${i}`) || $(`it-s${i}`);
     if (g) {
       g.classList.add("sel");
-      g.scrollIntoView({ block: "nearest", inline: "nearest" });
+      g.scrollIntoView({ block: "center", inline: "center" });
     }
   }
 
