@@ -332,9 +332,8 @@
     row(P, `梯度 ${d(rootName, name)}`, "panel-grad", fmt(A.grad[i]));
     const np = A.nparents[i], op = M.ops[A.op[i]];
     if (np) {
-      const args = [];
-      for (let s = 0; s < np; s++) args.push(names[A.parents[parentStart[i] + s]]);
-      row(P, "运算 op", "panel-op", `${op}(${args.join(", ")})`);
+      row(P, "运算 op", "panel-op", `${M.opTexts[A.op[i]]}(${op})`);
+      row(P, "前向 forward", "panel-forward", forward(i));
       const lines = [];
       for (let s = 0; s < np; s++) {
         const p = A.parents[parentStart[i] + s];
@@ -349,6 +348,14 @@
     for (let s = 0; s < np; s++) around.appendChild(chip(A.parents[parentStart[i] + s]));
     for (let u = useStart[i]; u < useStart[i + 1] && u < useStart[i] + 12; u++) around.appendChild(chip(useNode[u]));
     row(P, "相邻节点 neighbours", "panel-around", around);
+  }
+
+  function forward(i) {  // how node i was computed: 'name = a × b = 0.5 × 2 = 1'
+    const np = A.nparents[i], symbol = M.symbols[A.op[i]], ps = [];
+    for (let s = 0; s < np; s++) ps.push(A.parents[parentStart[i] + s]);
+    const infix = np === 2 && ["+", "×", "−", "÷"].includes(symbol);
+    const show = (xs) => infix ? `${xs[0]} ${symbol} ${xs[1]}` : `${symbol}(${xs.join(", ")})`;
+    return `${names[i]} = ${show(ps.map((p) => names[p]))} = ${show(ps.map((p) => fmt(A.data[p])))} = ${fmt(A.data[i])}`;
   }
 
   function chain(i) {  // d root / d node i: one term per use, what each path into this node brings back
@@ -418,6 +425,7 @@
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === "ArrowRight") go(pos + 1);
     if (e.key === "ArrowLeft") go(pos - 1);
+    if (e.key === " ") { e.preventDefault(); play(); }
   });
 
   function legend() {

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from .explore_layout import SIZES, layouts
 from .explore_levels import Levels, levels
 from .graph import GraphView
+from .labels import op_symbol
 from .scope_tree import ScopeTree
 
 __all__ = ["MAX_SCOPED_NODES", "frame_indices", "box_norms", "scoped_page_data", "scoped_page"]
@@ -131,12 +132,15 @@ def _value(x: Any) -> float:
 
 def scoped_page_data(view: GraphView) -> Tuple[str, str]:
     """(compressed JSON, compressed numbers) of the page for the scoped graph `view`."""
+    from .explore import _op_text  # the words of the page of nodes (imported here: explore imports this module)
+
     tree = view.tree
     assert tree is not None
     lv = levels(view, tree)
     grads = [_value(g) for g in view.gradients()]
     data_frame, grad_frame, m = frame_indices(view)
-    ops = sorted({v.op for v in view.nodes if v.op})
+    symbols = {v.op: op_symbol(v) for v in view.nodes if v.op}
+    ops = sorted(symbols)
     op_code = {op: k + 1 for k, op in enumerate(ops)}
     packer = _Packer()
     packer.add("data", "d", (_value(v.data) for v in view.nodes))
@@ -171,6 +175,8 @@ def scoped_page_data(view: GraphView) -> Tuple[str, str]:
         "n": len(view),
         "m": m,
         "ops": [""] + ops,
+        "symbols": [""] + [symbols[op] for op in ops],
+        "opTexts": [""] + [_op_text(op) for op in ops],
         "names": tree.names,
         "boxes": [[t, k, p, d, norms[b][0], norms[b][1]] for b, (t, k, p, d) in enumerate(lv.boxes)],
         "structures": [{"kinds": list(s[0]), "arrows": [list(a) for a in s[2]], "layout": lay}
