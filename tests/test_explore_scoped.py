@@ -141,3 +141,23 @@ def test_the_page_has_no_whole_graph_svg_and_fetches_nothing():
     without_namespaces = page.replace('"http://www.w3.org/2000/svg"', "")  # a name, not an address
     assert "<g id=\"node" not in page and "http://" not in without_namespaces
     assert "https://" not in page and "fetch(" not in page and "XMLHttpRequest" not in page
+
+
+def test_one_arrow_between_two_items_labelled_with_the_values_it_carries():
+    points = 3
+    loss, model = mlp_loss((3, 3, 1), points)
+    view = GraphView(loss, None)
+    lv = levels(view, view.tree)
+    kinds, _, arrows = lv.structures[lv.call_structure[0]]
+    title = {k: lv.boxes[lv.calls[ref][0]][0] for k, ref in enumerate(lv.call_items[0]) if kinds[k] == 2}
+    carried = {(title.get(a), title.get(b)): n for a, b, n in arrows}
+    assert carried[("MLP", "hinge")] == points  # one score per point
+    assert carried[("MLP", "l2_penalty")] == len(model.parameters())  # every parameter, squared
+    assert len(arrows) == len({(a, b) for a, b, _ in arrows})
+
+
+def test_a_non_finite_gradient_does_not_break_the_page():
+    loss, _ = mlp_loss((2, 1), points=2)
+    big = loss * 1e308 * 10  # overflows to inf: the norms are inf, the page still encodes them
+    meta, arrays = decode(*scoped_page_data(GraphView(big, None)))  # the JSON part stays strict JSON
+    assert any(math.isinf(norm) for norm in arrays["boxNorm"]) and len(arrays["boxNorm"]) == len(meta["boxes"])

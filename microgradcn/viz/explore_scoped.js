@@ -65,15 +65,16 @@
   const d = (a, b) => `∂${a}/∂${b}`;
 
   function colour(norm) {
-    if (!(norm > 0)) return "#e5e7eb";
+    if (!(norm > 0)) return "#e5e7eb";  // zero, or not a number: no colour on the scale
     const u = Math.min(1, Math.max(0, (Math.log10(norm) - scale.lo) / (scale.hi - scale.lo)));
     const x = u * (PALETTE.length - 1), k = Math.min(PALETTE.length - 2, Math.floor(x)), f = x - k;
     const rgb = PALETTE[k].map((v, q) => Math.round(v + (PALETTE[k + 1][q] - v) * f));
     return `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
   }
   const scale = (() => {
-    const logs = boxes.map((b) => b[4]).filter((v) => v > 0).map(Math.log10);
-    let lo = Math.floor(Math.min(...logs)), hi = Math.ceil(Math.max(...logs));
+    const logs = Array.from(A.boxNorm).filter((v) => v > 0 && Number.isFinite(v)).map(Math.log10);
+    let lo = Math.floor(logs.reduce((a, b) => Math.min(a, b), Infinity));
+    let hi = Math.ceil(logs.reduce((a, b) => Math.max(a, b), -Infinity));
     if (!logs.length) { lo = -1; hi = 0; }
     if (hi <= lo) hi = lo + 1;
     return { lo, hi };
@@ -166,17 +167,17 @@
       g.addEventListener("click", () => select(ref));
     } else if (kind === BOX) {
       const box = A.callBox[ref], calls = group(level, ref), sizes = calls.map((c) => A.callSize[c]);
-      const lo = Math.min(...sizes), hi = Math.max(...sizes);
+      const lo = sizes.reduce((a, b) => Math.min(a, b)), hi = sizes.reduce((a, b) => Math.max(a, b));
       g.id = `it-b${box}`;
       g.dataset.call = ref;
       g.dataset.title = boxes[box][0];
-      g.dataset.norm = boxes[box][4];
-      if (boxes[box][5] === 1) g.classList.add("outputs-norm");
+      g.dataset.norm = A.boxNorm[box];
+      if (boxes[box][4] === 1) g.classList.add("outputs-norm");
       text(g, x, y - 16, boxes[box][0] + (calls.length > 1 ? ` ×${calls.length}` : ""), "name");
       text(g, x, y + 2, `${boxes[box][1]} · 每次 ${lo === hi ? lo : lo + "–" + hi} 个节点`, "kind");
       text(g, x, y + 19, "", "nums");
       g.addEventListener("click", () => open(ref));
-      rect.setAttribute("data-fill", colour(boxes[box][4]));
+      rect.setAttribute("data-fill", colour(A.boxNorm[box]));
     } else if (kind === STUB) {
       g.dataset.node = ref;
       g.id = `it-s${ref}`;
@@ -219,8 +220,8 @@
         nums.textContent = `${hasData ? fmt(A.data[ref]) : "?"} | ∇ ${hasGrad ? fmt(A.grad[ref]) : "?"}`;
       } else if (kind === BOX) {
         const box = A.callBox[ref], rect = g.querySelector("rect");
-        const norm = boxes[box][4];
-        nums.textContent = hasGrad ? `${boxes[box][5] ? "‖∂根/∂输出‖₂" : "‖∂根/∂参数‖₂"} = ${fmt(norm)}` : "";
+        const norm = A.boxNorm[box];
+        nums.textContent = hasGrad ? `${boxes[box][4] ? "‖∂根/∂输出‖₂" : "‖∂根/∂参数‖₂"} = ${fmt(norm)}` : "";
         rect.style.fill = hasGrad ? rect.getAttribute("data-fill") : "";
         g.classList.toggle("dark", hasGrad && norm > 0 && (Math.log10(norm) - scale.lo) / (scale.hi - scale.lo) < 0.55);
         g.dataset.lit = hasGrad ? "1" : "0";

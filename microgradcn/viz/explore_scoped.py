@@ -168,8 +168,9 @@ def scoped_page_data(view: GraphView) -> Tuple[str, str]:
     packer.add("levelStructure", "i", lv.call_structure)
     packer.add("levelStart", "i", _starts(lv.call_items))
     packer.add("levelItems", "i", (ref for items in lv.call_items for ref in items))
-    numbers, index = packer.pack()
     norms = box_norms(lv, grads)
+    packer.add("boxNorm", "d", (norm for norm, _ in norms))  # a number, even inf or nan (JSON has neither)
+    numbers, index = packer.pack()
     meta = {
         "arrays": index,
         "n": len(view),
@@ -178,12 +179,12 @@ def scoped_page_data(view: GraphView) -> Tuple[str, str]:
         "symbols": [""] + [symbols[op] for op in ops],
         "opTexts": [""] + [_op_text(op) for op in ops],
         "names": tree.names,
-        "boxes": [[t, k, p, d, norms[b][0], norms[b][1]] for b, (t, k, p, d) in enumerate(lv.boxes)],
+        "boxes": [[t, k, p, d, norms[b][1]] for b, (t, k, p, d) in enumerate(lv.boxes)],
         "structures": [{"kinds": list(s[0]), "arrows": [list(a) for a in s[2]], "layout": lay}
                        for s, lay in zip(lv.structures, layouts(lv.structures))],
         "sizes": {str(k): [w * 72, h * 72] for k, (w, h) in SIZES.items()},
     }
-    return _compressed(json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8")), \
+    return _compressed(json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")), \
         _compressed(numbers)
 
 
