@@ -304,9 +304,10 @@ def moons(tmp_path_factory):
     from microgradcn.viz.step_graphs import step_graph
 
     loss, model = step_graph("moons")
-    path = explore(loss).save(tmp_path_factory.mktemp("moons") / "moons.html")
+    page = explore(loss)
+    path = page.save(tmp_path_factory.mktemp("moons") / "moons.html")
     loss.backward()
-    return path, model
+    return path, model, page
 
 
 @pytest.fixture
@@ -390,3 +391,29 @@ def test_backward_at_module_level_lights_each_box_with_its_norm_colour(moons_pag
         assert float(page.get_attribute(box, "data-norm")) == pytest.approx(norm, rel=1e-12)
         fill = page.eval_on_selector(f"{box} rect", "r => getComputedStyle(r).fill")
         assert fill == norm_colour(norm, lo, hi), (k, norm)
+
+
+def test_stepping_inside_a_neuron_shows_each_value_when_it_is_computed(moons_page):
+    page = moons_page.page
+    for box in ("MLP", "layers.0", "layers.0.neurons.2"):
+        page.click(f'[data-title="{box}"]')
+    relu = '[data-name="layers.0.neurons.2[0] · relu#1"]'
+    page.click("#btn-forward")
+    assert "开始" in moons_page.text("#caption") and page.text_content(f"{relu} .nums") == "? | ∇ ?"
+    while "算出 layers.0.neurons.2[0] · relu#1" not in moons_page.text("#caption"):
+        page.click("#btn-next")
+    assert not page.text_content(f"{relu} .nums").startswith("?")  # its value, not yet its gradient
+    assert page.text_content(f"{relu} .nums").endswith("∇ ?")
+    page.click(relu)
+    assert len(page.query_selector_all("#level .arrow.on")) == 2  # from the last sum, out of the neuron
+
+
+def test_the_page_of_boxes_works_inside_a_notebook_iframe(context, moons, tmp_path):
+    notebook = tmp_path / "cell.html"
+    notebook.write_text("<!DOCTYPE html><body>" + moons[2]._repr_html_() + "</body>", encoding="utf-8")
+    opened = Opened(context, notebook, ready="iframe")
+    inner = opened.page.frame_locator("iframe")
+    inner.locator("body.ready").wait_for()
+    inner.locator('[data-title="MLP"]').click()
+    assert inner.locator("#crumbs .crumb").all_inner_texts() == ["顶层", "MLP[0]"]
+    opened.close()

@@ -288,10 +288,13 @@
     panel(i);
   }
   function mark(i) {
-    document.querySelectorAll("#level .sel").forEach((g) => g.classList.remove("sel"));
+    document.querySelectorAll("#level .sel, #level .on").forEach((e) => e.classList.remove("sel", "on"));
     const g = $(`it-n${i}`) || $(`it-s${i}`);
     if (g) {
       g.classList.add("sel");
+      const slot = g.dataset.slot;  // the arrows in and out of it: where its value goes, where its gradient comes from
+      document.querySelectorAll(`#level .arrow[data-from="${slot}"], #level .arrow[data-to="${slot}"]`)
+        .forEach((a) => a.classList.add("on"));
       g.scrollIntoView({ block: "center", inline: "center" });
     }
   }
