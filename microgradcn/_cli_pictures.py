@@ -292,12 +292,15 @@ def add_commands(sub) -> None:
     explore = sub.add_parser(
         "explore", help="在浏览器中探索一个示例的计算图 (an interactive HTML page)",
         description="写出一个离线的 HTML 页面:点击节点看链式法则,逐步播放前向与反向传播,切换画法,搜索、缩放。"
-        " (Write one offline HTML page: click a node for its chain rule, step through both passes.)",
+        "moons、digits-cnn、gpt 是一步训练的整张损失图:从模块方框开始,点击方框逐层打开。"
+        " (Write one offline HTML page: click a node for its chain rule, step through both passes;"
+        " for moons, digits-cnn and gpt the page starts at the module boxes and opens them one level at a time.)",
     )
     explore.add_argument("name", help="示例或模型 an example or a model: " + ", ".join(EXAMPLES)
                          + "; moons, digits-cnn, gpt (一步训练的损失图,未训练的模型 one step's loss graph, "
                          "untrained model at seed 0)")
-    explore.add_argument("--style", choices=("node", "book"), default="node", help="the style shown first")
+    explore.add_argument("--style", choices=("node", "book"), default="node",
+                         help="the style shown first (the small examples' page)")
     explore.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_explore.html)")
     explore.set_defaults(func=_explore)
     gallery = sub.add_parser(

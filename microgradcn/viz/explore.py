@@ -11,6 +11,11 @@ from the output highlighted), play or step the forward and backward passes,
 switch between the node and the book style, find a node by its label, and zoom
 and pan.
 
+A graph built by modules with more than 400 nodes (a network's training
+step, up to 200,000 nodes) gets the page of boxes instead (`explore_scoped`):
+one module call per box, opened in place, a breadcrumb back up, search by
+name, the same chain rule, and gradient norms as colours.
+
 >>> from microgradcn.examples import apple_tax
 >>> page = explore(apple_tax())              # doctest: +SKIP
 >>> page.save("apple_tax.html")              # doctest: +SKIP
