@@ -27,13 +27,16 @@ Structure = Tuple[Tuple[int, ...], Tuple[str, ...], Tuple[Tuple[int, int, int], 
 
 
 def _dot(index: int, structure: Structure) -> str:
-    kinds, _, arrows = structure
+    kinds, ops, arrows = structure
     lines = [f"digraph s{index} {{", "rankdir=LR; nodesep=0.18; ranksep=0.45;",
              "node [shape=box, fixedsize=true, label=\"\"]; edge [arrowhead=none];"]
     for k, kind in enumerate(kinds):
         w, h = SIZES[kind]
         lines.append(f"i{k} [width={w}, height={h}];")
-    lines.extend(f"i{a} -> i{b};" for a, b, _ in arrows)
+    for a, b, _ in arrows:
+        # A chain of the same op (a neuron's running sum) is drawn as a straight line, not a staircase.
+        chain = kinds[a] == kinds[b] == NODE and ops[a] == ops[b]
+        lines.append(f"i{a} -> i{b} [weight={8 if chain else 1}];")
     lines.append("}")
     return "\n".join(lines)
 
