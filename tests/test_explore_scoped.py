@@ -161,3 +161,20 @@ def test_a_non_finite_gradient_does_not_break_the_page():
     big = loss * 1e308 * 10  # overflows to inf: the norms are inf, the page still encodes them
     meta, arrays = decode(*scoped_page_data(GraphView(big, None)))  # the JSON part stays strict JSON
     assert any(math.isinf(norm) for norm in arrays["boxNorm"]) and len(arrays["boxNorm"]) == len(meta["boxes"])
+
+
+def test_a_big_call_without_sub_scopes_opens_one_output_at_a_time_with_its_weight_row():
+    from microgradcn.nn import Linear
+
+    layer = Linear(200, 3, rng=__import__("numpy").random.default_rng(0))
+    out = layer([Value(0.01 * k) for k in range(200)])
+    loss = out[0] + out[1] * out[2]
+    view = GraphView(loss, None)
+    lv = levels(view, view.tree)
+    slices = [b for b, (_, kind, _, _) in enumerate(lv.boxes) if kind == "输出切片"]
+    assert len(slices) == 3
+    for k, b in enumerate(slices):
+        row = {view.tree.names[p] for p in lv.box_params[b]}
+        assert row == {f"weight.{k}.{j}" for j in range(200)} | {f"bias.{k}"}, sorted(row)[:3]
+        (call,) = [c for c, (box, _, _) in enumerate(lv.calls) if box == b]
+        assert len(lv.nodes_of[call]) == 400  # 200 products and 200 sums: only what output k depends on

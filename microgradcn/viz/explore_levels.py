@@ -178,6 +178,9 @@ def _params_into_slices(lv: Levels, slices: Dict[Tuple[int, int], int]) -> None:
     """A parameter of a sliced box used by one slice only is drawn in that slice (a weight row)."""
     sliced = {box for box, _ in slices}
     slice_boxes = set(slices.values())
+    first_call: Dict[int, int] = {}
+    for c, call in enumerate(lv.calls):
+        first_call.setdefault(call[0], c)
     for p, b in list(lv.param_box.items()):
         if b not in sliced:
             continue
@@ -186,7 +189,7 @@ def _params_into_slices(lv: Levels, slices: Dict[Tuple[int, int], int]) -> None:
             (only,) = used_in
             if only in slice_boxes and lv.boxes[only][2] == b:
                 lv.param_box[p] = only
-                lv.home[p] = next(c for c, call in enumerate(lv.calls) if call[0] == only)
+                lv.home[p] = first_call[only]
 
 
 def _fill_nodes(lv: Levels) -> None:

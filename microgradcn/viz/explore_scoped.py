@@ -255,5 +255,6 @@ def scoped_page(view: GraphView, title: str) -> str:
 def check_scoped_size(n: int, limit: Optional[int] = MAX_SCOPED_NODES) -> None:
     """ValueError (Chinese first) for a graph over the page's limit."""
     if limit is not None and n > limit:
-        raise ValueError(f"图有 {n:,} 个节点,探索页面最多 {limit:,} 个 "
-                         f"(the graph has {n:,} nodes; the explorer page takes at most {limit:,})")
+        raise ValueError(f"图有 {n:,} 个节点,探索页面最多 {limit:,} 个;可以用 draw_graph(root, depth=1) 或 "
+                         f"focus= 只画一部分 (the graph has {n:,} nodes; the explorer page takes at most {limit:,}; "
+                         f"draw it with draw_graph(root, depth=1), or one part with focus=)")
