@@ -178,3 +178,14 @@ def test_a_big_call_without_sub_scopes_opens_one_output_at_a_time_with_its_weigh
         assert row == {f"weight.{k}.{j}" for j in range(200)} | {f"bias.{k}"}, sorted(row)[:3]
         (call,) = [c for c, (box, _, _) in enumerate(lv.calls) if box == b]
         assert len(lv.nodes_of[call]) == 400  # 200 products and 200 sums: only what output k depends on
+
+
+def test_a_level_too_big_for_dot_is_laid_out_in_columns_along_its_arrows():
+    from microgradcn.viz.explore_layout import columns
+
+    kinds = (0,) * 5 + (2,)
+    lay = columns((kinds, ("+",) * 5 + ("",), ((0, 1, 1), (1, 2, 1), (0, 3, 1), (3, 5, 2), (5, 3, 1))))
+    x = [item[0] for item in lay["items"]]
+    assert x[0] < x[1] < x[2] and x[0] < x[3]  # every arrow not on a cycle goes right
+    assert len(lay["arrows"]) == 5 and all(len(a) == 8 for a in lay["arrows"])
+    assert lay["w"] > max(x) and lay["h"] > 0

@@ -18,7 +18,9 @@ from typing import Dict, List, Sequence, Tuple
 from .explore_levels import BOX, NODE, OUT, PARAM, STUB
 from .render import GraphvizNotFoundError
 
-__all__ = ["layouts", "SIZES"]
+__all__ = ["layouts", "columns", "SIZES", "DOT_LIMIT"]
+
+DOT_LIMIT = 1500  # items: beyond this a level is laid out in columns (dot's time grows faster than linearly)
 
 # (width, height) in inches of each kind of item; the page draws them at these sizes.
 SIZES: Dict[int, Tuple[float, float]] = {NODE: (2.2, 0.62), PARAM: (2.2, 0.62), BOX: (2.5, 0.95),
@@ -44,8 +46,50 @@ def _dot(index: int, structure: Structure) -> str:
 def layouts(structures: Sequence[Structure]) -> List[dict]:
     """One layout per structure: ``{"w", "h", "items": [[x, y], ...], "arrows": [[x0, y0, x1, y1, ...], ...]}``.
 
-    Arrows follow the structure's arrow order. Raises GraphvizNotFoundError when ``dot`` is missing.
+    Arrows follow the structure's arrow order. A structure of more than `DOT_LIMIT` items gets the
+    columns of `columns` instead (dot would take minutes). Raises GraphvizNotFoundError when ``dot`` is missing.
     """
+    small = [s for s in structures if len(s[0]) <= DOT_LIMIT]
+    by_dot = iter(_dot_layouts(small)) if small else iter(())
+    return [next(by_dot) if len(s[0]) <= DOT_LIMIT else columns(s) for s in structures]
+
+
+def columns(structure: Structure) -> dict:
+    """A quick layout in linear time: item k in column (longest path of arrows into it), stacked in each column."""
+    kinds, _, arrows = structure
+    n = len(kinds)
+    into: List[List[int]] = [[] for _ in range(n)]
+    waiting = [0] * n
+    for a, b, _ in arrows:
+        into[a].append(b)
+        waiting[b] += 1
+    column = [0] * n
+    ready = [k for k in range(n) if waiting[k] == 0]
+    while ready:  # items on a cycle (a folded box used on both sides of a node) stay in column 0
+        a = ready.pop()
+        for b in into[a]:
+            column[b] = max(column[b], column[a] + 1)
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                ready.append(b)
+    width = max(SIZES[k][0] for k in kinds) * 72 + 60
+    height: Dict[int, float] = {}
+    items: List[List[float]] = []
+    for k, kind in enumerate(kinds):
+        w, h = (v * 72 for v in SIZES[kind])
+        top = height.get(column[k], 0.0)
+        items.append([round(column[k] * width + w / 2, 1), round(top + h / 2, 1)])
+        height[column[k]] = top + h + 12
+    arrows_out = []
+    for a, b, _ in arrows:
+        (xa, ya), (xb, yb) = items[a], items[b]
+        x0, x1 = xa + SIZES[kinds[a]][0] * 36, xb - SIZES[kinds[b]][0] * 36
+        arrows_out.append([x0, ya, x0 + 20, ya, x1 - 20, yb, x1, yb])
+    return {"w": round((max(column, default=0) + 1) * width, 1), "h": round(max(height.values(), default=0.0), 1),
+            "items": items, "arrows": arrows_out}
+
+
+def _dot_layouts(structures: Sequence[Structure]) -> List[dict]:
     source = "\n".join(_dot(k, s) for k, s in enumerate(structures))
     try:
         run = subprocess.run(["dot", "-Tjson"], input=source.encode("utf-8"), capture_output=True, check=True)
