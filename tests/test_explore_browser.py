@@ -417,3 +417,17 @@ def test_the_page_of_boxes_works_inside_a_notebook_iframe(context, moons, tmp_pa
     inner.locator('[data-title="MLP"]').click()
     assert inner.locator("#crumbs .crumb").all_inner_texts() == ["顶层", "MLP[0]"]
     opened.close()
+
+
+def test_zoom_shows_a_whole_level_and_back(moons_page):
+    page = moons_page.page
+    for box in ("MLP", "layers.1", "layers.1.neurons.3"):
+        page.click(f'[data-title="{box}"]')
+    start = float(page.get_attribute("body", "data-zoom"))
+    assert start >= 0.75  # readable: the long neuron scrolls rather than shrinks
+    page.click("#zoom-fit")
+    fitted = float(page.get_attribute("body", "data-zoom"))
+    width = page.evaluate("document.getElementById('level').getBoundingClientRect().width")
+    assert fitted < start and width <= page.evaluate("document.getElementById('scroller').clientWidth") + 1
+    page.click("#zoom-in")
+    assert float(page.get_attribute("body", "data-zoom")) == pytest.approx(fitted * 1.25, rel=1e-2)

@@ -82,6 +82,7 @@
 
   // ------------------------------------------------------------------ state
   let level = -1, items = [], kinds = [], steps = [0, END], pos = 1, selected = -1, timer = null;
+  let zoom = 1, size = [1, 1];
 
   function group(c, first) {  // the calls of first's box directly inside call c
     return kids[c + 1].filter((k) => A.callBox[k] === A.callBox[first]);
@@ -125,10 +126,10 @@
     const W = lay.w + 2 * pad, H = lay.h + 2 * pad, stage = $("scroller");
     svg.setAttribute("viewBox", `${-pad} ${-pad} ${W} ${H}`);
     // Fit the level to the stage, but never so small that names cannot be read: scroll instead.
+    size = [W, H];
+    // Fit the level to the stage, but never so small that names cannot be read: scroll instead (适应 shows all).
     const fit = Math.min(stage.clientWidth / W, stage.clientHeight / H);
-    const zoom = Math.min(1.4, Math.max(fit, 0.75));
-    svg.setAttribute("width", Math.floor(W * zoom));
-    svg.setAttribute("height", Math.floor(H * zoom));
+    zoomTo(Math.min(1.4, Math.max(fit, 0.75)));
     stage.scrollTo(0, Math.max(0, (H * zoom - stage.clientHeight) / 2));
     const defs = el("defs", {}, svg);
     const marker = el("marker", { id: "head", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7,
@@ -152,6 +153,13 @@
     if (!keepFrame) pos = steps.length - 1;
     pos = Math.min(pos, steps.length - 1);
     show();
+  }
+
+  function zoomTo(z) {
+    zoom = Math.min(3, Math.max(0.05, z));
+    $("level").setAttribute("width", Math.floor(size[0] * zoom));
+    $("level").setAttribute("height", Math.floor(size[1] * zoom));
+    document.body.dataset.zoom = zoom.toFixed(3);
   }
 
   function drawItem(svg, k, ref, [x, y]) {
@@ -378,12 +386,17 @@
     const total = useStart[i + 1] - useStart[i];
     line(`${d(rootName, name)} = Σ ${d(rootName, "使用者")} × ${d("使用者", name)},共 ${total} 项:`);
     let sum = 0;
+    const terms = [];
     for (let u = useStart[i]; u < useStart[i + 1]; u++) {
-      const j = useNode[u], slot = useSlot[u];
-      const g = A.grad[j], l = A.local[parentStart[j] + slot];
-      sum += g * l;
-      if (u - useStart[i] < 6) line(`  经 ${names[j]}:${fmt(g)} × ${fmt(l)} = ${fmt(g * l)}`);
+      const j = useNode[u], g = A.grad[j], l = A.local[parentStart[j] + useSlot[u]];
+      sum += g * l;  // in the order of the uses, as backward() adds them
+      terms.push([j, g, l]);
     }
+    if (total > 6) {  // many paths: show those that bring the most
+      terms.sort((p, q) => Math.abs(q[1] * q[2]) - Math.abs(p[1] * p[2]));
+      line("  (贡献最大的 6 项)");
+    }
+    for (const [j, g, l] of terms.slice(0, 6)) line(`  经 ${names[j]}:${fmt(g)} × ${fmt(l)} = ${fmt(g * l)}`);
     if (total > 6) line(`  …另外 ${total - 6} 项`);
     line(`= ${fmt(sum)}`, "panel-sum");
     document.body.dataset.chainSum = String(sum);
@@ -425,6 +438,12 @@
   $("search-go").addEventListener("click", search);
   $("search").addEventListener("keydown", (e) => { if (e.key === "Enter") search(); });
   $("chooser").addEventListener("change", (e) => open(+e.target.value));
+  $("zoom-in").addEventListener("click", () => zoomTo(zoom * 1.25));
+  $("zoom-out").addEventListener("click", () => zoomTo(zoom / 1.25));
+  $("zoom-fit").addEventListener("click", () => {
+    const stage = $("scroller");
+    zoomTo(Math.min(stage.clientWidth / size[0], stage.clientHeight / size[1]));
+  });
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === "ArrowRight") go(pos + 1);

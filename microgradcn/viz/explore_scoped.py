@@ -227,6 +227,10 @@ _PAGE = """<!DOCTYPE html>
     <input id="search" type="search" placeholder="按名字查找节点" autocomplete="off">
     <button id="search-go">查找</button>
   </div>
+  <div class="group">
+    <button id="zoom-in" title="放大">＋</button><button id="zoom-out" title="缩小">－</button>
+    <button id="zoom-fit" title="整层">适应</button>
+  </div>
 </div>
 <p id="caption" class="caption"></p>
 <main>
