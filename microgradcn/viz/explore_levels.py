@@ -166,7 +166,7 @@ def _slice(lv: Levels, c: int, slices: Dict[Tuple[int, int], int]) -> None:
         b = slices.get((box, k))
         if b is None:  # one slice box per output of the box, shared by its calls
             b = slices[(box, k)] = len(lv.boxes)
-            lv.boxes.append((f"{title}:输出{k}", "输出切片", box, depth + 1))
+            lv.boxes.append((f"{title} · 输出 {k}", "输出切片", box, depth + 1))  # as draw_graph names it
             lv.box_params.append([])
         s = _new_call(lv, b, number, c, None)
         lv.own[s + 1] = members.get(k, [])
