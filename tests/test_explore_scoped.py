@@ -189,3 +189,15 @@ def test_a_level_too_big_for_dot_is_laid_out_in_columns_along_its_arrows():
     assert x[0] < x[1] < x[2] and x[0] < x[3]  # every arrow not on a cycle goes right
     assert len(lay["arrows"]) == 5 and all(len(a) == 8 for a in lay["arrows"])
     assert lay["w"] > max(x) and lay["h"] > 0
+
+
+def test_a_large_hand_built_graph_keeps_the_page_of_nodes_and_its_limit():
+    from microgradcn.viz import GraphTooLargeError
+
+    x = Value(1.0, label="x")
+    y = x
+    for _ in range(201):  # 403 nodes
+        y = y * 1.0001 + 0.1
+    with pytest.raises(GraphTooLargeError):
+        explore(y)  # no scopes: refused as before, with the message naming focus= and radius=
+    assert 'id="mgc-data"' in explore(y, max_nodes=None).html  # asked for: the page of nodes, as before

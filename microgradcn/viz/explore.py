@@ -33,7 +33,7 @@ from pathlib import Path
 from ..engine import Value
 from .explain import _d, _num, backward_line, forward_line
 from .explore_scoped import MAX_SCOPED_NODES, check_scoped_size, scoped_page
-from .graph import DEFAULT_MAX_NODES, GraphView, count_nodes
+from .graph import DEFAULT_MAX_NODES, GraphView, _count
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
@@ -332,17 +332,16 @@ def _scoped_view(root: Value, boxes: bool | None) -> GraphView | None:
     """The view for the page of boxes, or None when the page of single nodes is wanted."""
     if not isinstance(root, Value):
         raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
-    n = count_nodes(root, None if boxes else DEFAULT_MAX_NODES)
+    n, scoped = _count(root, MAX_SCOPED_NODES)  # stops counting just past the limit
     if boxes is None and n <= DEFAULT_MAX_NODES:
         return None
-    check_scoped_size(count_nodes(root, MAX_SCOPED_NODES))
-    view = GraphView(root, None)
-    if view.tree is None:
+    if not scoped:
         if boxes:
             raise ValueError("boxes=True 需要由模块搭建的图,这个图没有作用域 "
                              "(boxes=True needs a graph built by modules; this one has no scopes)")
-        return None  # a hand-built graph: the page of nodes refuses it if it is too large
-    return view
+        return None  # a hand-built graph: the page of nodes, which refuses it if it is too large
+    check_scoped_size(n)
+    return GraphView(root, None)
 
 
 class Explorer:
@@ -402,7 +401,8 @@ def explore(
     Args:
         style: ``"node"`` or ``"book"``, the picture shown when the page opens.
         params: leaves to colour as parameters (node style).
-        precision: significant digits for floats (None = full repr); Fractions stay exact.
+        precision: significant digits for floats (None = full repr); Fractions stay exact. The page of
+            boxes stores every number as float64 and shows 6 significant digits; it has one style.
         max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
         title: the page title (default: 探索计算图:<output name>).
         boxes: None (choose by size), True (boxes page; the graph must be built by modules) or False.
