@@ -125,7 +125,6 @@
     const pad = 20, lay = st.layout;
     const W = lay.w + 2 * pad, H = lay.h + 2 * pad, stage = $("scroller");
     svg.setAttribute("viewBox", `${-pad} ${-pad} ${W} ${H}`);
-    // Fit the level to the stage, but never so small that names cannot be read: scroll instead.
     size = [W, H];
     // Fit the level to the stage, but never so small that names cannot be read: scroll instead (适应 shows all).
     const fit = Math.min(stage.clientWidth / W, stage.clientHeight / H);
@@ -241,7 +240,9 @@
     const nf = steps.filter((s) => s > 0 && s <= m).length;
     if (t === END || pos === steps.length - 1) {
       cap.className = "caption done";
-      cap.textContent = "全部数值已知:每个方框按梯度范数着色(颜色见右下角图例)。点方框打开它,点节点看链式法则。";
+      cap.textContent = kinds.includes(BOX)
+        ? "全部数值已知:每个方框按梯度范数着色(颜色见右下角图例)。点方框打开它,点节点看链式法则。"
+        : "全部数值已知。点一个节点,看它的数值和链式法则;上方的路径回到上一层。";
     } else if (pos === 0) {
       cap.className = "caption";
       cap.textContent = "开始:只有输入和参数已知。";
@@ -252,7 +253,7 @@
       cap.className = "caption backward";
       cap.textContent = `反向传播 ${pos - nf}/${steps.length - 1 - nf}:${lit ? itemName(+lit.dataset.slot) : ""} 的梯度已知`;
     }
-    if (selected >= 0) mark(selected);
+    if (selected >= 0) mark(selected, false);
   }
 
   function itemName(k) {
@@ -295,7 +296,7 @@
     mark(i);
     panel(i);
   }
-  function mark(i) {
+  function mark(i, scroll = true) {
     document.querySelectorAll("#level .sel, #level .on").forEach((e) => e.classList.remove("sel", "on"));
     const g = $(`it-n${i}`) || $(`it-s${i}`);
     if (g) {
@@ -303,7 +304,7 @@
       const slot = g.dataset.slot;  // the arrows in and out of it: where its value goes, where its gradient comes from
       document.querySelectorAll(`#level .arrow[data-from="${slot}"], #level .arrow[data-to="${slot}"]`)
         .forEach((a) => a.classList.add("on"));
-      g.scrollIntoView({ block: "center", inline: "center" });
+      if (scroll) g.scrollIntoView({ block: "center", inline: "center" });
     }
   }
 
