@@ -1,4 +1,7 @@
-"""``python -m benchmarks moons|chain|wide|gpt|digits|all [--quick] [--json] [--gc-off]`` from the repository root.
+"""``python -m benchmarks WORKLOAD [--quick] [--json] [--gc-off]`` from the repository root (WORKLOAD: moons,
+chain, wide, gpt, digits, explore or all).
+
+``all`` runs the five training workloads; ``explore`` (the explorer page of one step) runs on its own.
 
 The figures are printed on stdout; with ``--json`` stdout is exactly one line,
 one JSON object, and the table goes to stderr. The forecast ("about N s") is
@@ -21,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="microgradcn 的性能基准 (microgradcn's benchmarks; CPU time, PyTorch and BLAS on one thread).")
-    parser.add_argument("workload", choices=WORKLOADS + ("all",),
+    parser.add_argument("workload", choices=WORKLOADS + ("explore", "all"),
                         help="which benchmark; all runs every one of them, one after another")
     parser.add_argument("--quick", action="store_true",
                         help="小规模快速运行 small sizes (each under 20 s, for CI and the tests)")
@@ -33,9 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _workload(name: str, quick: bool, gc_off: bool) -> Tuple[Dict[str, Any], Callable[[Dict[str, Any]], Any]]:
     """(report, how to print it) of one workload."""
-    from . import chain, digits, gpt, moons, wide
+    from . import chain, digits, explore, gpt, moons, wide
     from .timing import collector
 
+    if name == "explore":
+        return explore.run(quick), explore.show
     if name == "moons":
         return moons.run(quick), moons.show
     if name == "chain":

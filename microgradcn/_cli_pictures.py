@@ -63,6 +63,17 @@ def _example(name: str):
     return examples.build(name)
 
 
+def _step_graph(name: str):
+    """(loss, model) of one step of a project model; a missing extra is a run-time failure."""
+    from .viz.step_graphs import step_graph
+
+    try:
+        return step_graph(name)
+    except ImportError as error:
+        raise CommandError(bilingual(f"{name} 需要可选的依赖包", f"{name} needs an optional extra: {error}; "
+                                     'pip install "microgradcn[data]"'), FAILURE) from None
+
+
 def _no_graphviz(error: Exception, dot_folder: Path | None = None) -> CommandError:
     """Graphviz's `dot` is missing: one line saying how to install it (and where the DOT sources are)."""
     if dot_folder is None:
@@ -175,12 +186,16 @@ def _render_path(args: argparse.Namespace) -> Path:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    """Write the interactive explorer page (one offline HTML file) for one canonical example."""
+    """Write the interactive explorer page (one offline HTML file) for one example or one model's step."""
     from . import examples
     from .viz import GraphvizNotFoundError
     from .viz.explore import explore
+    from .viz.step_graphs import STEP_GRAPHS
 
-    root = _example(args.name)
+    if args.name not in STEP_GRAPHS and args.name not in examples.EXAMPLES:
+        known = ", ".join(list(examples.EXAMPLES) + list(STEP_GRAPHS))
+        raise CommandError(bilingual(f"没有叫 {args.name!r} 的示例或模型",
+                                     f"unknown example {args.name!r}; choose one of: {known}"), USAGE)
     if args.output:  # the README's rule for -o, as render and train follow it: the folder must already exist
         path = _output_file(Path(args.output))
         if path.suffix.lower() != ".html":
@@ -189,7 +204,13 @@ def _explore(args: argparse.Namespace) -> int:
     else:
         path = _output_directory(Path(OUTPUT_DIR)) / f"{args.name}_explore.html"
     try:
-        explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
+        if args.name in STEP_GRAPHS:
+            root, model = _step_graph(args.name)  # the model stays alive while the page is made: names come from it
+            explore(root, style=args.style, title=f"探索计算图:{args.name} 一步的损失").save(path)
+            del model
+        else:
+            root = examples.build(args.name)
+            explore(root, style=args.style, params=examples.parameters(args.name, root)).save(path)
     except GraphvizNotFoundError as error:
         raise _no_graphviz(error) from None
     print(f"已写入 wrote {path}  (用浏览器打开 open it in a browser; 无需联网 works offline)")
@@ -271,10 +292,15 @@ def add_commands(sub) -> None:
     explore = sub.add_parser(
         "explore", help="在浏览器中探索一个示例的计算图 (an interactive HTML page)",
         description="写出一个离线的 HTML 页面:点击节点看链式法则,逐步播放前向与反向传播,切换画法,搜索、缩放。"
-        " (Write one offline HTML page: click a node for its chain rule, step through both passes.)",
+        "moons、digits-cnn、gpt 是一步训练的整张损失图:从模块方框开始,点击方框逐层打开。"
+        " (Write one offline HTML page: click a node for its chain rule, step through both passes;"
+        " for moons, digits-cnn and gpt the page starts at the module boxes and opens them one level at a time.)",
     )
-    explore.add_argument("name", help="one of: " + ", ".join(EXAMPLES))
-    explore.add_argument("--style", choices=("node", "book"), default="node", help="the style shown first")
+    explore.add_argument("name", help="示例或模型 an example or a model: " + ", ".join(EXAMPLES)
+                         + "; moons, digits-cnn, gpt (一步训练的损失图,未训练的模型 one step's loss graph, "
+                         "untrained model at seed 0)")
+    explore.add_argument("--style", choices=("node", "book"), default="node",
+                         help="the style shown first (the small examples' page)")
     explore.add_argument("-o", "--output", help=f"output file (default ./{OUTPUT_DIR}/NAME_explore.html)")
     explore.set_defaults(func=_explore)
     gallery = sub.add_parser(

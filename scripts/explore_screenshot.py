@@ -1,4 +1,4 @@
-"""Make the README's screenshot of the graph explorer: viz/explore.png.
+"""Make the README's screenshots of the graph explorer: viz/explore.png and viz/explore_moons.png.
 
 Needs Playwright (``pip install -e ".[browser]"``) and Debian's Chromium (``apt-get install chromium``, or
 ``MICROGRADCN_CHROMIUM=/path/to/chromium``); without them it prints a one-line hint and exits 1.
@@ -7,9 +7,11 @@ Usage:
 
     python scripts/explore_screenshot.py            # writes viz/explore.png
     python scripts/explore_screenshot.py out.png
+    python scripts/explore_screenshot.py --moons    # writes viz/explore_moons.png
 
 The 2-2-1 network in the book style, with x1 clicked: its two paths to the loss are highlighted
-and the panel shows the chain rule adding them up.
+and the panel shows the chain rule adding them up. With ``--moons``: the page of one moons training
+step (65,818 nodes), opened at ``layers.1.neurons.3`` of the first sample, with the weight ``w.1`` clicked.
 """
 
 from __future__ import annotations
@@ -39,6 +41,35 @@ def missing_browser() -> str | None:
     return None
 
 
+def _network_page(folder: Path) -> Path:
+    name = next(n for n in examples.EXAMPLES if "network" in n)
+    root = examples.build(name)
+    return explore(root, style="book", params=examples.parameters(name, root)).save(folder / "p.html")
+
+
+def _show_network(page) -> None:
+    page.fill("#search", "x1")
+    page.press("#search", "Enter")
+    page.click("#zoom-fit")
+    page.wait_for_timeout(2800)  # let the search message fade
+
+
+def _moons_page(folder: Path) -> Path:
+    from microgradcn.viz.step_graphs import step_graph
+
+    loss, model = step_graph("moons")
+    path = explore(loss, title="探索计算图:moons 一步的损失").save(folder / "moons.html")
+    del model
+    return path
+
+
+def _show_moons(page) -> None:
+    for box in ("MLP", "layers.1", "layers.1.neurons.3"):
+        page.click(f'[data-title="{box}"]')
+    page.click('[data-name="layers.1.neurons.3.w.1"]')
+    page.mouse.move(0, 0)  # no hover outline in the picture
+
+
 def main(argv: list[str]) -> int:
     hint = missing_browser()
     if hint:
@@ -46,11 +77,11 @@ def main(argv: list[str]) -> int:
         return 1
     from playwright.sync_api import sync_playwright
 
-    out = Path(argv[0] if argv else "viz/explore.png")
-    name = next(n for n in examples.EXAMPLES if "network" in n)
-    root = examples.build(name)
+    moons = "--moons" in argv
+    argv = [a for a in argv if a != "--moons"]
+    out = Path(argv[0] if argv else ("viz/explore_moons.png" if moons else "viz/explore.png"))
     with tempfile.TemporaryDirectory() as folder:
-        page_path = explore(root, style="book", params=examples.parameters(name, root)).save(Path(folder) / "p.html")
+        page_path = (_moons_page if moons else _network_page)(Path(folder))
         with sync_playwright() as pw:
             context = pw.chromium.launch_persistent_context(
                 str(Path(folder) / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
@@ -59,10 +90,7 @@ def main(argv: list[str]) -> int:
             page = context.new_page()
             page.goto(page_path.resolve().as_uri())
             page.wait_for_selector("body.ready")
-            page.fill("#search", "x1")
-            page.press("#search", "Enter")
-            page.click("#zoom-fit")
-            page.wait_for_timeout(2800)  # let the search message fade
+            (_show_moons if moons else _show_network)(page)
             out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(out))
             context.close()

@@ -307,7 +307,8 @@ def test_command_errors_are_one_prefixed_chinese_first_line(argv, status, messag
         assert not list(tmp_path.iterdir())  # a usage error writes nothing
 
 
-@pytest.mark.parametrize("argv", [["demo"], ["render", "apple_tax"], ["explore", "apple_tax"], ["gallery", "g"]])
+@pytest.mark.parametrize("argv", [["demo"], ["render", "apple_tax"], ["explore", "apple_tax"], ["explore", "gpt"],
+                                  ["gallery", "g"]])
 def test_without_graphviz_every_picture_command_fails_in_one_line(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", str(tmp_path))
@@ -340,3 +341,26 @@ def test_explore_screenshot_without_playwright_is_a_one_line_hint():
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr == ('explore_screenshot.py: 需要 Playwright (needs Playwright): pip install -e ".[browser]", '
                            "then apt-get install chromium\n")
+
+
+@pytest.mark.parametrize("name", ["moons", "gpt"])
+def test_explore_a_model_writes_the_page_of_boxes_of_one_step(name, tmp_path, capsys):
+    path = tmp_path / f"{name}.html"
+    assert main(["explore", name, "-o", str(path)]) == 0
+    page = path.read_text(encoding="utf-8")
+    assert 'id="mgc-meta"' in page and 'id="mgc-data"' not in page  # the boxes, not one node per Value
+    assert f"{name} 一步的损失" in page and path.stat().st_size < 5_000_000
+    assert capsys.readouterr().out.startswith(f"已写入 wrote {path}")
+
+
+def test_explore_digits_without_scikit_learn_is_one_line_naming_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "sklearn", None)
+    assert main(["explore", "digits-cnn", "-o", str(tmp_path / "d.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("microgradcn explore: digits-cnn 需要可选的依赖包") and 'microgradcn[data]' in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "d.html").exists()
+
+
+def test_explore_unknown_name_lists_the_models_too(capsys):
+    assert main(["explore", "banana"]) == 2
+    assert "moons, digits-cnn, gpt" in capsys.readouterr().err

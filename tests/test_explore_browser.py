@@ -293,3 +293,154 @@ def test_the_request_monitor_sees_a_page_that_fetches(context, tmp_path):
     opened.page.wait_for_timeout(200)
     assert "http://example.invalid/a.png" in opened.requests
     opened.page.close()
+
+
+# ---------------------------------------------------------------------------- the page of boxes (real models)
+PALETTE = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]
+
+
+def norm_colour(norm, lo, hi):
+    """The page's colour for a gradient norm: log10(norm) on the legend's scale, through the palette."""
+    import math
+
+    u = min(1.0, max(0.0, (math.log10(norm) - lo) / (hi - lo)))
+    x = u * (len(PALETTE) - 1)
+    k = min(len(PALETTE) - 2, int(x))
+    f = x - k
+    r, g, b = (round(a + (c - a) * f) for a, c in zip(PALETTE[k], PALETTE[k + 1]))
+    return f"rgb({r}, {g}, {b})"
+
+
+@pytest.fixture(scope="module")
+def moons(tmp_path_factory):
+    """The moons step's page (65,818 nodes) and, alive, its model with `.grad` filled by backward()."""
+    from microgradcn.viz.step_graphs import step_graph
+
+    loss, model = step_graph("moons")
+    page = explore(loss)
+    path = page.save(tmp_path_factory.mktemp("moons") / "moons.html")
+    loss.backward()
+    return path, model, page
+
+
+@pytest.fixture
+def moons_page(context, moons):
+    opened = Opened(context, moons[0])
+    yield opened
+    opened.close()
+
+
+def crumbs(opened):
+    return opened.page.eval_on_selector_all("#crumbs .crumb", "bs => bs.map(b => b.textContent)")
+
+
+def box_titles(opened):
+    return opened.page.eval_on_selector_all("#level g.k2", "gs => gs.map(g => g.dataset.title)")
+
+
+def test_moons_page_opens_at_the_top_level_and_opens_a_neuron_down_to_its_weights(moons_page, moons):
+    page, model = moons_page.page, moons[1]
+    assert box_titles(moons_page) == ["MLP", "hinge", "l2_penalty"] and crumbs(moons_page) == ["顶层"]
+    assert page.text_content('[data-title="MLP"] .name') == "MLP ×100"
+    page.click('[data-title="MLP"]')
+    page.click('[data-title="layers.1"]')
+    assert len(box_titles(moons_page)) == 16
+    page.click('[data-title="layers.1.neurons.3"]')
+    assert crumbs(moons_page) == ["顶层", "MLP[0]", "layers.1[0]", "layers.1.neurons.3[0]"]
+    page.click('[data-name="layers.1.neurons.3.w.1"]')
+    w1 = model.layers[1].neurons[3].w[1]
+    assert moons_page.text("#panel-name") == "layers.1.neurons.3.w.1" and moons_page.text("#panel-kind") == "参数"
+    chain_sum = float(page.get_attribute("body", "data-chain-sum"))
+    assert chain_sum == pytest.approx(w1.grad, rel=1e-12, abs=1e-15)
+    assert "共 102 项" in moons_page.text("#panel-chain")  # 100 samples and twice in the L2 penalty
+    assert float(moons_page.text("#panel-grad")) == pytest.approx(w1.grad, rel=1e-5)
+    assert float(moons_page.text("#panel-sum").lstrip("= ")) == pytest.approx(w1.grad, rel=1e-5)
+    page.click("#crumbs .crumb >> text=MLP[0]")  # the breadcrumb leads back up
+    assert crumbs(moons_page) == ["顶层", "MLP[0]"] and box_titles(moons_page) == ["layers.0", "layers.1", "layers.2"]
+
+
+def test_a_folded_box_has_a_call_chooser(moons_page):
+    page = moons_page.page
+    page.click('[data-title="MLP"]')
+    assert page.is_visible("#chooser") and page.eval_on_selector("#chooser", "s => s.options.length") == 100
+    page.select_option("#chooser", label="MLP[37]")
+    page.click('[data-title="layers.0"]')
+    assert crumbs(moons_page) == ["顶层", "MLP[37]", "layers.0[37]"]
+
+
+def test_search_finds_a_deep_parameter_opening_the_boxes_on_the_way(moons_page, moons):
+    page = moons_page.page
+    page.fill("#search", "layers.1.neurons.15.b")
+    page.click("#search-go")
+    assert moons_page.text("#panel-name") == "layers.1.neurons.15.b"
+    assert crumbs(moons_page)[-1] == "layers.1.neurons.15[0]"
+    assert "sel" in moons_page.classes('[data-name="layers.1.neurons.15.b"]')
+    page.fill("#search", "neurons.2[5] · relu")  # part of a name: the first node whose name contains it
+    page.click("#search-go")
+    assert moons_page.text("#panel-name") == "layers.0.neurons.2[5] · relu#1"
+    assert crumbs(moons_page)[1:] == ["MLP[5]", "layers.0[5]", "layers.0.neurons.2[5]"]
+
+
+def test_backward_at_module_level_lights_each_box_with_its_norm_colour(moons_page, moons):
+    import math
+
+    page, model = moons_page.page, moons[1]
+    page.click('[data-title="MLP"]')
+    page.click("#btn-backward")
+    lit_order = []
+    last = int(page.evaluate("document.querySelectorAll('#level g.item').length"))  # a bound on the steps
+    for _ in range(last + 2):
+        lit = page.eval_on_selector_all('#level g.k2[data-lit="1"]', "gs => gs.map(g => g.dataset.title)")
+        lit_order += [t for t in lit if t not in lit_order]
+        if "done" in moons_page.classes("#caption"):
+            break
+        page.click("#btn-next")
+    assert lit_order == ["layers.2", "layers.1", "layers.0"]  # the gradient flows from the output back
+    lo = float(page.get_attribute("#legend", "data-lo"))
+    hi = float(page.get_attribute("#legend", "data-hi"))
+    for k, layer in enumerate(model.layers):
+        norm = math.sqrt(sum(p.grad ** 2 for p in layer.parameters()))
+        box = f'[data-title="layers.{k}"]'
+        assert float(page.get_attribute(box, "data-norm")) == pytest.approx(norm, rel=1e-12)
+        fill = page.eval_on_selector(f"{box} rect", "r => getComputedStyle(r).fill")
+        assert fill == norm_colour(norm, lo, hi), (k, norm)
+
+
+def test_stepping_inside_a_neuron_shows_each_value_when_it_is_computed(moons_page):
+    page = moons_page.page
+    for box in ("MLP", "layers.0", "layers.0.neurons.2"):
+        page.click(f'[data-title="{box}"]')
+    relu = '[data-name="layers.0.neurons.2[0] · relu#1"]'
+    page.click("#btn-forward")
+    assert "开始" in moons_page.text("#caption") and page.text_content(f"{relu} .nums") == "? | ∇ ?"
+    while "算出 layers.0.neurons.2[0] · relu#1" not in moons_page.text("#caption"):
+        page.click("#btn-next")
+    assert not page.text_content(f"{relu} .nums").startswith("?")  # its value, not yet its gradient
+    assert page.text_content(f"{relu} .nums").endswith("∇ ?")
+    page.click(relu)
+    assert len(page.query_selector_all("#level .arrow.on")) == 2  # from the last sum, out of the neuron
+
+
+def test_the_page_of_boxes_works_inside_a_notebook_iframe(context, moons, tmp_path):
+    notebook = tmp_path / "cell.html"
+    notebook.write_text("<!DOCTYPE html><body>" + moons[2]._repr_html_() + "</body>", encoding="utf-8")
+    opened = Opened(context, notebook, ready="iframe")
+    inner = opened.page.frame_locator("iframe")
+    inner.locator("body.ready").wait_for()
+    inner.locator('[data-title="MLP"]').click()
+    assert inner.locator("#crumbs .crumb").all_inner_texts() == ["顶层", "MLP[0]"]
+    opened.close()
+
+
+def test_zoom_shows_a_whole_level_and_back(moons_page):
+    page = moons_page.page
+    for box in ("MLP", "layers.1", "layers.1.neurons.3"):
+        page.click(f'[data-title="{box}"]')
+    start = float(page.get_attribute("body", "data-zoom"))
+    assert start >= 0.75  # readable: the long neuron scrolls rather than shrinks
+    page.click("#zoom-fit")
+    fitted = float(page.get_attribute("body", "data-zoom"))
+    width = page.evaluate("document.getElementById('level').getBoundingClientRect().width")
+    assert fitted < start and width <= page.evaluate("document.getElementById('scroller').clientWidth") + 1
+    page.click("#zoom-in")
+    assert float(page.get_attribute("body", "data-zoom")) == pytest.approx(fitted * 1.25, rel=1e-2)

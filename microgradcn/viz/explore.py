@@ -11,6 +11,11 @@ from the output highlighted), play or step the forward and backward passes,
 switch between the node and the book style, find a node by its label, and zoom
 and pan.
 
+A graph built by modules with more than 400 nodes (a network's training
+step, up to 200,000 nodes) gets the page of boxes instead (`explore_scoped`):
+one module call per box, opened in place, a breadcrumb back up, search by
+name, the same chain rule, and gradient norms as colours.
+
 >>> from microgradcn.examples import apple_tax
 >>> page = explore(apple_tax())              # doctest: +SKIP
 >>> page.save("apple_tax.html")              # doctest: +SKIP
@@ -27,7 +32,8 @@ from pathlib import Path
 
 from ..engine import Value
 from .explain import _d, _num, backward_line, forward_line
-from .graph import DEFAULT_MAX_NODES, GraphView
+from .explore_scoped import MAX_SCOPED_NODES, check_scoped_size, scoped_page
+from .graph import DEFAULT_MAX_NODES, GraphView, _count
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
@@ -342,6 +348,22 @@ _PAGE = """<!DOCTYPE html>
 """
 
 
+def _scoped_view(root: Value, boxes: bool | None) -> GraphView | None:
+    """The view for the page of boxes, or None when the page of single nodes is wanted."""
+    if not isinstance(root, Value):
+        raise TypeError(f"expected a Value as the root of the graph, got {type(root).__name__}: {root!r}")
+    n, scoped = _count(root, MAX_SCOPED_NODES)  # stops counting just past the limit
+    if boxes is None and n <= DEFAULT_MAX_NODES:
+        return None
+    if not scoped:
+        if boxes:
+            raise ValueError("boxes=True 需要由模块搭建的图,这个图没有作用域 "
+                             "(boxes=True needs a graph built by modules; this one has no scopes)")
+        return None  # a hand-built graph: the page of nodes, which refuses it if it is too large
+    check_scoped_size(n)
+    return GraphView(root, None)
+
+
 class Explorer:
     """An interactive page for one graph: shows inline in Jupyter, ``.save(path)`` writes it.
 
@@ -381,8 +403,15 @@ def explore(
     max_nodes: int | None = DEFAULT_MAX_NODES,
     title: str | None = None,
     rankdir: str = "LR",
+    boxes: bool | None = None,
 ) -> Explorer:
     """An offline HTML page to explore the graph of `root`; returns an `Explorer`.
+
+    A graph built by modules with more than `DEFAULT_MAX_NODES` (400) nodes,
+    up to 200,000, gets the page of boxes (`explore_scoped`): it opens at the
+    top level, one box per module call, and opens a box in place when it is
+    clicked. `boxes=True` asks for that page for a smaller graph built by
+    modules, `boxes=False` for the page of single nodes.
 
     Both styles are drawn into the page (`style` is the one shown first), so
     the style switch needs no server. Gradients are computed from each
@@ -392,14 +421,24 @@ def explore(
     Args:
         style: ``"node"`` or ``"book"``, the picture shown when the page opens.
         params: leaves to colour as parameters (node style).
-        precision: significant digits for floats (None = full repr); Fractions stay exact.
+        precision: significant digits for floats (None = full repr); Fractions stay exact. The page of
+            boxes stores every number as float64 and shows 6 significant digits; it has one style.
         max_nodes: refuse graphs with more Values (GraphTooLargeError); None = no limit.
         title: the page title (default: 探索计算图:<output name>).
+        boxes: None (choose by size), True (boxes page; the graph must be built by modules) or False.
 
     Raises GraphvizNotFoundError (with install instructions) when Graphviz is missing.
     """
     if style not in STYLES:
         raise ValueError(f"style must be 'node' or 'book', got {style!r}")
+    if boxes not in (None, True, False):
+        raise TypeError(f"boxes must be None, True or False, got {type(boxes).__name__}: {boxes!r}")
+    if boxes is not False:
+        scoped = _scoped_view(root, boxes)
+        if scoped is not None:
+            name = scoped.name(len(scoped) - 1)
+            page_title = title if title is not None else f"探索计算图:{name}"
+            return Explorer(scoped_page(scoped, page_title), page_title)
     view = GraphView(root, max_nodes)
     params = list(params)
     data = page_data(view, params, precision)
