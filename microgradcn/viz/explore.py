@@ -27,12 +27,11 @@ import html
 import json
 import re
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 
 from ..engine import Value
 from .explain import _d, _num, backward_line, forward_line
-from .explore_scoped import MAX_SCOPED_NODES, check_scoped_size, scoped_page
+from .explore_scoped import MAX_SCOPED_NODES, _asset, check_scoped_size, scoped_page
 from .graph import DEFAULT_MAX_NODES, GraphView, _count
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
@@ -275,10 +274,6 @@ def _svg_with_ids(svg: str, style: str) -> str:
 
     svg = svg.replace('<g id="graph0" class="graph"', f'<g id="{style}-graph" class="graph"', 1)
     return _SVG_GROUP.sub(name, svg)
-
-
-def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
 def _script_safe(text: str) -> str:
