@@ -45,7 +45,7 @@ def models_and_batches(draw):
     return Sequential(*layers), X, y
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(models_and_batches(), st.sampled_from(["numpy", "python"]), st.booleans())
 def test_replayed_evaluation_equals_eager_evaluation_bit_for_bit(case, backend, training):
     """Mean loss, accuracy and every prediction; Dropout (if any) in eval mode; the model's mode restored."""
