@@ -137,6 +137,19 @@ def test_a_failed_guard_or_random_draws_run_the_batch_eagerly_with_the_same_numb
     assert replayed.records == 1 and replayed.eager_batches == 2
 
 
+def test_a_comparison_no_guard_could_follow_runs_eagerly():
+    w = Value(2.0)
+
+    def fn(x, t):
+        with no_grad():  # a plain leaf, compared here: the recording would see a constant
+            big = w * x[0] > 1
+        return [w * x[0] if big else w - x[0]]
+
+    forward = trace_forward(fn, [w])
+    assert forward([[1.0], [0.25]], [0, 0]) == [(2.0,), (1.75,)]
+    assert forward([[0.25], [1.0]], [0, 0]) == [(1.75,), (2.0,)] and forward.eager_batches == 2
+
+
 @pytest.mark.parametrize("X, y, error, match", [
     (np.zeros((0, 2)), np.zeros(0, dtype=int), ValueError, "non-zero"),
     ([[1.0, 2.0], [3.0]], [0, 1], ValueError, "same shape"),

@@ -84,8 +84,9 @@ class ForwardTrace:
     def _record(self, x: Any, t: Any) -> Tuple[Any, Tuple[Any, ...]]:
         """One sample's forward, recorded (grad on, to build the graph): (its program or None, its outputs).
 
-        None: it drew random numbers, or used a layer whose training mode has a side effect, which a
-        recorded pass would not redo; such batches run eagerly.
+        None: it drew random numbers, used a layer whose training mode has a side effect (a recorded
+        pass would not redo either), or compared inside `no_grad` a Value made there (no guard could
+        follow it); such batches run eagerly.
         """
         numbers: List[Value] = []
         indices: List[Any] = []
@@ -100,7 +101,10 @@ class ForwardTrace:
         first = tuple(v.data for v in outputs)
         if recorder.draws or recorder.refused:
             return None, first
-        recorder.check_guardable(self.params, numbers)
+        try:
+            recorder.check_guardable(self.params, numbers)
+        except ReplayError:  # a comparison no guard could follow: eager passes compute it anew every time
+            return None, first
         recording = Recording(outputs[-1], self.params, numbers, indices, recorder)
         return forward_program(recording, outputs, self.backend), first
 
