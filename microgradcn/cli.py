@@ -141,7 +141,8 @@ def _train_names(args: argparse.Namespace, replay: bool) -> int:
           f"{len(model.parameters()):,} 个参数 parameters, {steps} steps ({'replay' if replay else 'eager'})")
     run = train_names(steps, seed=args.seed, lr=0.01 if args.lr is None else args.lr, data=data,
                       tokenizer=tokenizer, model=model, progress=not args.no_progress, replay=replay)
-    print(f"完成 done: {steps} steps, {run.seconds:.1f} s ({1000 * run.seconds / steps:.1f} ms/step)")
+    print(f"完成 done: {steps} steps, {run.seconds:.1f} s (CPU {run.cpu_seconds:.1f} s, "
+          f"{1000 * run.seconds / steps:.1f} ms/step)")
     _save(model, args.save)
     window = min(FINAL_LOSS_STEPS, steps)
     # The bar shows the last step's loss, one name's: noisy. The mean is the number the README quotes.

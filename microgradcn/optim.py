@@ -226,19 +226,19 @@ class Adam(Optimizer):
 
     def _update(self, lr: float, t: int) -> None:
         b1, b2 = self.betas
-        wd = self.weight_decay
+        wd, eps, decoupled = self.weight_decay, self.eps, self._decoupled
         m, v = self._m, self._v
         c1 = 1 - b1**t
         c2 = 1 - b2**t
         for i, p in enumerate(self.params):
             g = p.grad
-            if self._decoupled:
+            if decoupled:
                 p.data *= 1 - lr * wd
             elif wd:
                 g = g + wd * p.data
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            p.data -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + self.eps)
+            m[i] = mi = b1 * m[i] + (1 - b1) * g
+            v[i] = vi = b2 * v[i] + (1 - b2) * g * g
+            p.data -= lr * (mi / c1) / (math.sqrt(vi / c2) + eps)
 
 
 class AdamW(Adam):

@@ -103,6 +103,7 @@ def test_a_short_training_run_is_deterministic_and_learns():
     assert abs(a.losses[0] - math.log(27)) < 0.1
     assert sum(a.losses[-5:]) / 5 < sum(a.losses[:5]) / 5 - 0.2
     assert a.final_loss == pytest.approx(sum(a.losses) / 20)
+    assert 0 < a.cpu_seconds and 0 < a.seconds
     assert len(a.samples) == 2 and all(set(s) <= set("abcdefghijklmnopqrstuvwxyz") for s in a.samples)
 
 
@@ -146,12 +147,14 @@ def test_cli_train_names_says_which_loss_is_which(capsys, monkeypatch):
     def fake_training(steps, **kwargs):
         run = NamesRun(kwargs["model"], kwargs["tokenizer"], losses=[4.0] * 10 + [2.0] * 49 + [1.5])
         run.samples = ["ab"] * 20
+        run.seconds, run.cpu_seconds = 3.0, 2.5
         return run
 
     monkeypatch.setattr("microgradcn.text.names", lambda seed=0: ["ab"])
     monkeypatch.setattr("microgradcn.text.train_names", fake_training)
     assert main(["train", "names", "--steps", "60", "--no-progress"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    assert lines[-22] == "完成 done: 60 steps, 3.0 s (CPU 2.5 s, 50.0 ms/step)"  # wall time, then CPU time
     assert lines[-21] == ("最后 50 步的平均损失 final loss (mean of the last 50 steps) 1.99;"
                           "最后一步 last step (the bar's loss=) 1.5000")
 
