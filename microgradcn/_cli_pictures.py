@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._cli_errors import FAILURE, USAGE, CommandError
 from ._messages import bilingual
-from .cli import FAILURE, USAGE, CommandError
 
 OUTPUT_DIR = "microgradcn-output"
 FORMATS = ("svg", "png", "pdf")
