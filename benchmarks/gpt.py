@@ -38,29 +38,32 @@ def _setup(seed: int):
 
 
 def _train_eager(model, encoded, steps: int, total_steps: int, replay: bool = False,
-                 replayed_only: list | None = None) -> tuple[float, list[float]]:
-    """(CPU seconds, losses); with `replayed_only`, append (seconds, steps) of the steps that only replayed."""
+                 replayed_only: list | None = None, lengths: set[int] | None = None) -> tuple[float, list[float]]:
+    """(CPU seconds, losses); with `replayed_only`, append (seconds, steps, recordings) of the steps that only replayed.
+
+    `lengths`: replay only names of these token lengths, the others eagerly (``text.make_step``'s policy).
+    """
     from microgradcn import optim
     from microgradcn.text import linear_decay, make_step
 
     opt = optim.Adam(model.parameters(), lr=linear_decay(LR, total_steps), betas=(0.85, 0.99), eps=1e-8)
-    step = make_step(model, replay=replay)  # replay: one recording per name length, counted in the time
+    step = make_step(model, replay=replay, lengths=lengths)  # replay: recordings are counted in the time
     losses = []
     seconds = replay_seconds = 0.0
     replays = 0
     for k in range(steps):
         start = clock()
-        records = getattr(step, "records", 0)
+        before = getattr(step, "records", 0), getattr(step, "eager_steps", 0)
         opt.zero_grad()
         losses.append(step(encoded[k % len(encoded)]))
         opt.step()
         took = clock() - start
         seconds += took
-        if replay and step.records == records:  # type: ignore[attr-defined]
+        if replay and (step.records, getattr(step, "eager_steps", 0)) == before:  # type: ignore[attr-defined]
             replay_seconds += took
             replays += 1
     if replayed_only is not None:
-        replayed_only.append((replay_seconds, replays))
+        replayed_only.append((replay_seconds, replays, getattr(step, "records", 0)))
     return seconds, losses
 
 
@@ -126,8 +129,8 @@ def run_gpt(steps: int = STEPS, seed: int = SEED, collector_off_rows: bool = Tru
             "bit_identical_to_eager": losses == reference,
         }
         if name == "replay-python":
-            seconds_only, replays = steady[0]
-            rows[name]["records"] = steps - replays  # one per name length met
+            seconds_only, replays, records = steady[0]
+            rows[name]["records"] = records  # one per name length met
             rows[name]["ms_per_replayed_step"] = 1000 * seconds_only / replays if replays else 0.0  # 0: none
     return rows
 
@@ -157,16 +160,22 @@ def print_gpt(rows: dict[str, dict[str, float]], steps: int) -> bool:
 
 
 def _replayed_run(steps: int, seed: int = SEED) -> tuple[float, float, int, list[float]]:
-    """(CPU s, wall s, recordings, losses) of `steps` replayed steps as ``microgradcn train names`` runs them."""
+    """(CPU s, wall s, recordings, losses) of `steps` replayed steps as ``microgradcn train names`` runs them.
+
+    As there, names of a length met fewer than ``text.RECORDING_COST_IN_STEPS`` times run eagerly
+    (``text.replayed_lengths``: cheaper than recording them).
+    """
     import time
 
+    from microgradcn.text import replayed_lengths
+
     _, encoded, model = _setup(seed)
+    lengths = replayed_lengths(encoded[k % len(encoded)] for k in range(steps))
     steady: list = []
     start = time.perf_counter()
-    cpu_s, losses = _train_eager(model, encoded, steps, steps, replay=True, replayed_only=steady)
+    cpu_s, losses = _train_eager(model, encoded, steps, steps, replay=True, replayed_only=steady, lengths=lengths)
     wall_s = time.perf_counter() - start
-    _, replays = steady[0]
-    return cpu_s, wall_s, steps - replays, losses
+    return cpu_s, wall_s, steady[0][2], losses
 
 
 def whole_run(microgpt_ms_per_step: float, steps: int = WHOLE_RUN_STEPS, seed: int = SEED) -> dict[str, float]:

@@ -119,7 +119,7 @@ def _train_toy(args: argparse.Namespace, replay: bool) -> int:
 
 def _train_names(args: argparse.Namespace, replay: bool) -> int:
     """The character-level GPT on names: the final loss and 20 sampled names."""
-    from .text import FINAL_LOSS_STEPS, CharTokenizer, make_step, names, train_names
+    from .text import FINAL_LOSS_STEPS, CharTokenizer, names, train_names
 
     if args.optimizer is not None:
         raise CommandError(bilingual("names 只用 Adam 训练", f"names trains with Adam only, got --optimizer "
@@ -140,8 +140,7 @@ def _train_names(args: argparse.Namespace, replay: bool) -> int:
     print(f"names: {len(data):,} 个名字 names (Faker), {tokenizer.vocab_size} 个字符 tokens, {model!r}, "
           f"{len(model.parameters()):,} 个参数 parameters, {steps} steps ({'replay' if replay else 'eager'})")
     run = train_names(steps, seed=args.seed, lr=0.01 if args.lr is None else args.lr, data=data,
-                      tokenizer=tokenizer, model=model, progress=not args.no_progress,
-                      step=make_step(model, replay=replay))
+                      tokenizer=tokenizer, model=model, progress=not args.no_progress, replay=replay)
     print(f"完成 done: {steps} steps, {run.seconds:.1f} s ({1000 * run.seconds / steps:.1f} ms/step)")
     _save(model, args.save)
     window = min(FINAL_LOSS_STEPS, steps)

@@ -26,6 +26,7 @@ import importlib
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -38,11 +39,13 @@ __all__ = [
     "FAKER_VERSION",
     "FINAL_LOSS_STEPS",
     "LETTERS",
+    "RECORDING_COST_IN_STEPS",
     "CharTokenizer",
     "NamesRun",
     "linear_decay",
     "make_step",
     "names",
+    "replayed_lengths",
     "sample_names",
     "train_names",
 ]
@@ -155,7 +158,13 @@ class CharTokenizer:
 
 
 # ------------------------------------------------------------------- training
-def make_step(model: GPT, replay: bool = False) -> Callable[[Sequence[int]], float]:
+# A GPT step's recording costs about as much CPU as this many eager steps of the same name length (measured on
+# GPT(27): about 1 s to record a 9-token name, 36 ms for an eager step, 3 ms to replay). See `replayed_lengths`.
+RECORDING_COST_IN_STEPS = 25
+
+
+def make_step(model: GPT, replay: bool = False,
+              lengths: Iterable[int] | None = None) -> Callable[[Sequence[int]], float]:
     """One training step's forward and backward, as a function ``step(tokens) -> loss``.
 
     It builds the loss graph of one framed sequence, runs `backward()` (which
@@ -165,10 +174,58 @@ def make_step(model: GPT, replay: bool = False) -> Callable[[Sequence[int]], flo
 
     With ``replay=True`` the step is `microgradcn.replay.trace`d: the graph of
     a sequence length is recorded once and replayed for every name of that
-    length (token ids are data), with exactly the same numbers.
+    length (token ids are data), with exactly the same numbers. `lengths`
+    (token counts, see `replayed_lengths`) limits replay to those lengths;
+    sequences of any other length run eagerly, with the same numbers too
+    (replay is exact), without paying for a recording. The step then counts
+    ``records`` (recordings made) and ``eager_steps``.
     """
-    return train.make_step(model.loss, model.parameters(), replay="python" if replay else None,
-                           cache_size=model.block_size + 1)
+    traced = train.make_step(model.loss, model.parameters(), replay="python" if replay else None,
+                             cache_size=model.block_size + 1)
+    if not replay or lengths is None:
+        return traced
+    return _ReplayedLengths(traced, train.make_step(model.loss), lengths)
+
+
+class _ReplayedLengths:
+    """A GPT step that replays the sequences of some lengths and runs the others eagerly (`make_step`)."""
+
+    def __init__(self, traced: Callable[[Sequence[int]], float], eager: Callable[[Sequence[int]], float],
+                 lengths: Iterable[int]) -> None:
+        self.traced, self.eager = traced, eager
+        self.lengths = frozenset(lengths)
+        self.eager_steps = 0
+
+    @property
+    def records(self) -> int:
+        return int(getattr(self.traced, "records", 0))
+
+    def __call__(self, tokens: Sequence[int]) -> float:
+        if len(tokens) in self.lengths:
+            return self.traced(tokens)
+        self.eager_steps += 1
+        return self.eager(tokens)
+
+    def __repr__(self) -> str:
+        return f"{self.traced!r} for token lengths {sorted(self.lengths)}, eager_steps={self.eager_steps}"
+
+
+def replayed_lengths(sequences: Iterable[Sequence[int]], min_count: int = RECORDING_COST_IN_STEPS) -> set[int]:
+    """The token lengths met at least `min_count` times in `sequences`: the ones worth recording.
+
+    A training run knows its names in advance. A length met c times costs
+    c eager steps, or one recording plus c replayed steps; a recording costs
+    about `RECORDING_COST_IN_STEPS` eager steps, so a length met fewer times
+    than that is cheaper trained eagerly (the rare very short and very long
+    names). Counting ahead picks the cheaper way for every length at once,
+    where recording on a second sighting would still record lengths seen
+    only a few times and run every common length eagerly once more. The
+    numbers are the same either way: replay is exact.
+    """
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise ValueError(f"min_count must be a positive int, got {min_count!r}")
+    counts = Counter(len(s) for s in sequences)
+    return {length for length, count in counts.items() if count >= min_count}
 
 
 def linear_decay(lr: float, steps: int) -> Callable[[int], float]:
@@ -207,6 +264,7 @@ def train_names(
     num_samples: int = 20,
     temperature: float = 0.5,
     progress: bool = False,
+    replay: bool = False,
 ) -> NamesRun:
     """Train a `GPT` on names, one name per step, then sample `num_samples` names.
 
@@ -215,6 +273,9 @@ def train_names(
     fixed shuffled order, samples at temperature 0.5. `seed` picks the data
     order, the initial weights and the samples, so a run is reproducible.
     `step` replaces the forward + backward function (default `make_step`).
+    With ``replay=True`` (and no `step`) the names of a length met at least
+    `RECORDING_COST_IN_STEPS` times in the run replay, the others train
+    eagerly (`replayed_lengths`): the same losses as eager mode, bit for bit.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
@@ -223,10 +284,12 @@ def train_names(
         raise ValueError("train_names needs at least one name")
     tokenizer = CharTokenizer() if tokenizer is None else tokenizer
     model = GPT(tokenizer.vocab_size, seed=seed) if model is None else model
-    step = make_step(model) if step is None else step
+    encoded = [tokenizer.encode(name) for name in data]
+    if step is None:
+        lengths = replayed_lengths(encoded[k % len(encoded)] for k in range(steps)) if replay else None
+        step = make_step(model, replay=replay, lengths=lengths)
     params = model.parameters()
     opt = optim.Adam(params, lr=linear_decay(lr, steps), betas=(0.85, 0.99), eps=1e-8)
-    encoded = [tokenizer.encode(name) for name in data]
     run = NamesRun(model, tokenizer)
     bar = Progress(steps, "names", progress)
     start = time.perf_counter()

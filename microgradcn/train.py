@@ -40,6 +40,7 @@ __all__ = [
     "make_sample_loss",
     "make_step",
     "evaluate",
+    "make_evaluator",
     "fit_batches",
     "EpochHistory",
     "StepFn",
@@ -342,29 +343,78 @@ def _label(output: Any) -> Any:
     return None
 
 
+Evaluation = Tuple[float, float, np.ndarray]  # (mean loss, accuracy, predicted labels)
+
+
 def evaluate(
-    model: Any, loss_fn: Callable[[Any, Any], Value], X, y
-) -> Tuple[float, float, np.ndarray]:
+    model: Any, loss_fn: Callable[[Any, Any], Value], X, y, replay: Optional[str] = None
+) -> Evaluation:
     """``(mean loss, accuracy, predicted labels)`` of `model` on (X, y), in eval mode, without a graph.
 
     Accuracy is the argmax accuracy of list outputs (NaN for single-Value
     outputs, whose predictions are then returned as -1). The model's
-    train/eval mode is restored afterwards.
+    train/eval mode is restored afterwards. `replay` is how the forward
+    passes run, with the same numbers bit for bit: None (eager, sample by
+    sample), "numpy" (one sample recorded, the whole batch at once) or
+    "python" (one sample recorded, replayed per sample); see `make_evaluator`,
+    which keeps the recording for later calls.
     """
-    was_training = model.training
-    model.eval()
-    total, labels = 0.0, []
-    try:
-        with no_grad():
-            for x, t in zip(X, y):
-                out = model(x)
-                total += float(loss_fn(out, _target(t)).data)
-                label = _label(out)
-                labels.append(-1 if label is None else label)
-    finally:
-        model.train(was_training)
-    if not labels:
+    return make_evaluator(model, loss_fn, replay=replay)(X, y)
+
+
+def make_evaluator(
+    model: Any, loss_fn: Callable[[Any, Any], Value], replay: Optional[str] = None
+) -> Callable[[Any, Any], Evaluation]:
+    """``evaluator(X, y)`` -> `evaluate`'s ``(mean loss, accuracy, predictions)``, its recording kept between calls.
+
+    With `replay` ("numpy" or "python") the model's forward pass and the
+    loss are recorded once (`microgradcn.replay.trace_forward`) and run on
+    every later (X, y) of the same shape, such as the validation set after
+    every epoch; the mean loss (summed sample by sample, in order, as eager
+    does), the accuracy and the predictions equal eager evaluation's.
+    """
+    if replay not in (None,) + REPLAY_BACKENDS:
+        raise ValueError(f"replay must be None (eager), 'python' or 'numpy', got {replay!r}")
+    is_list: List[bool] = []  # whether the model returns a list of logits (seen at the first sample)
+
+    def outputs(x: Any, t: Any) -> List[Value]:
+        out = model(x)
+        loss = loss_fn(out, _target(t))
+        is_list[:] = [isinstance(out, (list, tuple))]
+        return (list(out) if is_list[0] else [out]) + [loss]
+
+    forward = None
+    if replay is not None:
+        from .replay import trace_forward
+
+        forward = trace_forward(outputs, model.parameters(), backend=replay)
+
+    def evaluator(X: Any, y: Any) -> Evaluation:
+        was_training = model.training
+        model.eval()
+        try:
+            if forward is not None:
+                rows = forward(X, y)
+            else:
+                with no_grad():
+                    rows = [tuple(v.data for v in outputs(x, t)) for x, t in zip(X, y)]
+        finally:
+            model.train(was_training)
+        return _summary(rows, is_list[0] if is_list else False, y)
+
+    return evaluator
+
+
+def _summary(rows: List[Tuple[Any, ...]], is_list: bool, y: Any) -> Evaluation:
+    """Each sample's (outputs..., loss) numbers -> (mean loss, accuracy, predictions), as eager evaluation sums."""
+    if not rows:
         raise ValueError("evaluate needs at least one sample, got none")
+    total = 0.0
+    labels = []
+    for row in rows:
+        total += float(row[-1])  # in order, from 0.0: the same float sum as eager evaluation's
+        label = _label(list(row[:-1])) if is_list else None
+        labels.append(-1 if label is None else label)
     preds = np.asarray(labels)
     acc = accuracy(preds, np.asarray(y)) if not (preds == -1).all() else float("nan")
     return total / len(labels), acc, preds
@@ -420,7 +470,8 @@ def fit_batches(
     replay=replay, per_sample=True, penalty=penalty)``: `replay` None (eager), "python" or "numpy"),
     ``optimizer.step()``. `loss_fn(output, target)` is the loss of ONE sample
     (e.g. ``functional.cross_entropy`` with a class index). After each epoch
-    the model is evaluated on `val` = (X_val, y_val) if given.
+    the model is evaluated on `val` = (X_val, y_val) if given (`evaluate`, with
+    the same `replay`: the forward pass recorded once, the same numbers).
 
     `early_stopping` = patience: stop once the validation loss has not
     improved for that many epochs, and put back the weights of the best
@@ -431,6 +482,7 @@ def fit_batches(
         raise ValueError("give either step_fn or replay=/penalty= (they build the default step), not both")
     step = step_fn if step_fn is not None else make_step(
         make_sample_loss(model, loss_fn), model.parameters(), replay=replay, per_sample=True, penalty=penalty)
+    evaluator = make_evaluator(model, loss_fn, replay=replay)
     history = EpochHistory()
     bar = Progress(epochs * len(train_loader), desc, progress, unit="batch")
     best_loss, best_state, waited = float("inf"), None, 0
@@ -441,11 +493,11 @@ def fit_batches(
             _train_epoch(step, optimizer, train_loader, history, bar)
             postfix = {"loss": f"{history.loss[-1]:.4f}"}
             if evaluate_train:
-                t_loss, t_acc, _ = evaluate(model, loss_fn, train_loader.X, train_loader.y)
+                t_loss, t_acc, _ = evaluator(train_loader.X, train_loader.y)
                 history.train_eval_loss.append(t_loss)
                 history.train_accuracy.append(t_acc)
             if val is not None:
-                v_loss, v_acc, _ = evaluate(model, loss_fn, val[0], val[1])
+                v_loss, v_acc, _ = evaluator(val[0], val[1])
                 history.val_loss.append(v_loss)
                 history.val_accuracy.append(v_acc)
                 postfix.update(val_loss=f"{v_loss:.4f}", val_acc=f"{v_acc:.1%}")
@@ -576,8 +628,9 @@ def train_digits(
     cross-entropy, validation after every epoch; everything seeded by `seed`.
     `subset` trains on only the first `subset` training images (for quick
     runs); `eval_subset` validates and tests on only the first `eval_subset`
-    validation and test images. `replay` is how each step runs (see
-    `make_step`): None (eager), "python" or "numpy". Needs scikit-learn (the ``data`` extra).
+    validation and test images. `replay` is how each step and each evaluation runs (see
+    `make_step` and `evaluate`): None (eager), "python" or "numpy", the same numbers in
+    every case. Needs scikit-learn (the ``data`` extra).
     """
     from .engine import topological_order
 
@@ -608,6 +661,6 @@ def train_digits(
     model.zero_grad()
     history = fit_batches(model, F.cross_entropy, opt, loader, epochs, val=(shape(X_val), y_val),
                           early_stopping=early_stopping, progress=progress, replay=replay, desc=f"digits {kind}")
-    _, test_acc, preds = evaluate(model, F.cross_entropy, shape(X_test), y_test)
+    _, test_acc, preds = evaluate(model, F.cross_entropy, shape(X_test), y_test, replay=replay)
     return DigitsRun(kind, model, history, test_acc, preds, y_test, len(y_train), nodes,
                      time.perf_counter() - start)

@@ -243,3 +243,16 @@ def test_cli_train_digits_errors_are_one_line(capsys):
     assert len(err) == 3 and all(line.startswith("microgradcn train: ") for line in err)
     with pytest.raises(SystemExit):
         main(["train", "digits", "--eager", "--replay"])
+
+
+def test_fit_batches_with_replay_evaluates_through_replay_with_eager_numbers():
+    """Training steps and every evaluation (validation, training set) replayed: the same numbers as eager."""
+    X, y, Xv, yv = _tiny()
+    histories = []
+    for replay in (None, "numpy", "python"):
+        model = Sequential(Linear(64, 8, seed=0), ReLU(), Dropout(0.2, seed=0), Linear(8, 10, seed=0))
+        h = fit_batches(model, F.cross_entropy, Adam(model.parameters(), lr=0.01), DataLoader(X, y, 16, seed=2), 2,
+                        val=(Xv, yv), evaluate_train=True, replay=replay)
+        histories.append((h.loss, h.val_loss, h.val_accuracy, h.train_eval_loss, h.train_accuracy,
+                          list(evaluate(model, F.cross_entropy, Xv, yv, replay=replay)[2])))
+    assert histories[0] == histories[1] == histories[2]

@@ -8,7 +8,7 @@ import re
 import pytest
 from hypothesis import given, settings
 
-from microgradcn import Value, examples, numerical_gradient
+from microgradcn import Value, examples, gradcheck
 from microgradcn.cli import main
 from microgradcn.examples import apple_orange, apple_tax
 from microgradcn.testing import expressions
@@ -168,13 +168,14 @@ def test_page_gradients_match_backward_and_numerical_differentiation(expr):
     out.backward()
     data = page_data(out, precision=None)
     view = GraphView(out)
-    numeric = numerical_gradient(lambda point: expr(*point), list(expr.inputs))
-    for x, g in zip(xs, numeric):
+    for x in xs:
         if id(x) not in view.index:  # an input the output does not depend on
             continue
         shown = float(data["nodes"][view.pos(x)]["grad"])
         assert shown == pytest.approx(x.grad, rel=1e-9, abs=1e-12)
-        assert shown == pytest.approx(g, rel=1e-3, abs=1e-4)
+    # ...and those gradients against numbers, as the engine's own property does (its step sizes and tolerance
+    # cope with steep functions such as sin(x**-3) near 0.25, where one fixed central difference is 0.1% off).
+    gradcheck(expr, expr.inputs)
 
 
 @pytest.mark.parametrize("name", list(examples.EXAMPLES))

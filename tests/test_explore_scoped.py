@@ -198,6 +198,10 @@ def test_a_large_hand_built_graph_keeps_the_page_of_nodes_and_its_limit():
     y = x
     for _ in range(201):  # 403 nodes
         y = y * 1.0001 + 0.1
-    with pytest.raises(GraphTooLargeError):
-        explore(y)  # no scopes: refused as before, with the message naming focus= and radius=
+    with pytest.raises(GraphTooLargeError) as refused:
+        explore(y)  # no scopes: refused as before, naming what works for explore (it has no depth= or focus=)
+    message = str(refused.value)
+    assert message.startswith("这个图有超过 max_nodes=400 个节点") and "/ The graph has more than" in message
+    assert "with scope(" in message and "draw_graph(root, focus=v, radius=2)" in message
+    assert "max_nodes=None" in message and "explore(root, depth" not in message
     assert 'id="mgc-data"' in explore(y, max_nodes=None).html  # asked for: the page of nodes, as before

@@ -17,6 +17,7 @@ from microgradcn.text import (
     linear_decay,
     make_step,
     names,
+    replayed_lengths,
     sample_names,
     train_names,
 )
@@ -178,4 +179,56 @@ def test_train_names_replayed_equals_eager_step_by_step():
         run = train_names(12, seed=0, data=data, tokenizer=tokenizer, model=model,
                           step=make_step(model, replay=replay), num_samples=3)
         runs.append((run.losses, [p.data for p in model.parameters()], run.samples))
+    assert runs[0] == runs[1]
+
+
+# ------------------------------------------------ which name lengths replay
+def test_replayed_lengths_are_those_met_often_enough():
+    sequences = [[0] * 3] * 3 + [[0] * 4] + [[0] * 5] * 2
+    assert replayed_lengths(sequences, min_count=2) == {3, 5}
+    assert replayed_lengths(sequences, min_count=3) == {3}
+    assert replayed_lengths(iter(sequences), min_count=1) == {3, 4, 5}
+    for bad in (0, True, 2.0):
+        with pytest.raises(ValueError, match="min_count"):
+            replayed_lengths(sequences, min_count=bad)
+
+
+def _tiny_gpt(seed: int = 0) -> GPT:
+    return GPT(CharTokenizer().vocab_size, n_embd=4, n_head=2, block_size=8, seed=seed)
+
+
+def test_a_step_replays_the_given_lengths_and_runs_the_others_eagerly_with_the_same_numbers():
+    model = _tiny_gpt()
+    tokenizer = CharTokenizer()
+    eager, mixed = make_step(model), make_step(model, replay=True, lengths={4})
+    for name in ("ab", "cde", "fg", "hi", "jkl"):
+        tokens = tokenizer.encode(name)
+        model.zero_grad()
+        loss = eager(tokens)
+        grads = [p.grad for p in model.parameters()]
+        model.zero_grad()
+        assert mixed(tokens) == loss and [p.grad for p in model.parameters()] == grads
+    assert (mixed.records, mixed.eager_steps) == (1, 2)  # length 4 ("ab") recorded once; the 5s ran eagerly
+    assert "eager_steps=2" in repr(mixed) and "[4]" in repr(mixed)
+
+
+def test_train_names_with_replay_records_only_lengths_met_often(monkeypatch):
+    import microgradcn.text as text
+
+    tokenizer = CharTokenizer()
+    data = ["ab", "cd", "efg", "hi", "jk", "lmno"]  # token lengths 4, 4, 5, 4, 4, 6
+    made = []
+
+    def policy(sequences):
+        lengths = replayed_lengths(sequences, min_count=2)
+        made.append(lengths)
+        return lengths
+
+    monkeypatch.setattr(text, "replayed_lengths", policy)
+    runs = []
+    for replay in (False, True):
+        model = _tiny_gpt(seed=1)
+        run = train_names(8, data=data, tokenizer=tokenizer, model=model, replay=replay, num_samples=2)
+        runs.append((run.losses, [p.data for p in model.parameters()], run.samples))
+    assert made == [{4}]  # asked once, for the replayed run: 8 steps meet length 4 six times
     assert runs[0] == runs[1]

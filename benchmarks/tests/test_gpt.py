@@ -31,18 +31,23 @@ def test_gpt_bench_times_the_steps_that_only_replay_apart():
     encoded = [tok.encode(name) for name in ("ab", "cd", "abc", "ef")]  # lengths 4, 4, 5, 4
     steady: list = []
     seconds, losses = gpt._train_eager(model, encoded, 4, 4, replay=True, replayed_only=steady)
-    (replay_seconds, replays), = steady
-    assert replays == 2 and len(losses) == 4  # "cd" and "ef" reuse the recording of "ab"
+    (replay_seconds, replays, records), = steady
+    assert replays == 2 and records == 2 and len(losses) == 4  # "cd" and "ef" reuse the recording of "ab"
     assert 0 < replay_seconds < seconds
 
 
 def test_whole_run_is_the_run_train_names_makes(monkeypatch):
     from microgradcn import text
 
-    steps = 2  # two names of two lengths: two recordings, the slow part
-    _, _, records, losses = gpt._replayed_run(steps)
+    steps = 2  # two names of two lengths, each met once: run eagerly, as `train names` would
+    _, _, records, eager_losses = gpt._replayed_run(steps)
+    assert records == 0
+    every_length = text.replayed_lengths
+    monkeypatch.setattr(text, "replayed_lengths", lambda sequences: every_length(sequences, min_count=1))
+    _, _, records, losses = gpt._replayed_run(steps)  # now both lengths are recorded: the slow part
+    assert losses == eager_losses
     model = GPT(CharTokenizer().vocab_size, seed=0)
-    run = text.train_names(steps=steps, model=model, step=text.make_step(model, replay=True), num_samples=0)
+    run = text.train_names(steps=steps, model=model, replay=True, num_samples=0)
     assert losses == run.losses  # same weights, names, order and Adam: the same numbers
     assert records == 2
     monkeypatch.setattr(gpt, "_replayed_run", lambda steps, seed=0: (2.0, 2.5, 7, []))

@@ -74,16 +74,22 @@ How it is built: stages, each a module a reader can hold in their head.
    inline, or its Python functions called. `code` holds what both write with.
 6. `trace`: `Trace`, its cache of programs by input shape, and the calls.
 
+For evaluation there is a forward-only kind of program, with several
+outputs: `forward_program` (stage 5c, both backends' emitters with their
+backward stage left out) and `forward.trace_forward` (stage 6b: record one
+sample, run the whole batch; ``train.evaluate(..., replay=...)`` uses it).
+
 Both programs implement one small interface, `program.Program`: ``run(P, X,
 I, seed, n)`` returns ``(outputs, totals)``, plus the guards checked outside
 the code and the ``source``. Neither builds on the other. The interface
 leaves room for a forward-only program with several outputs (for
-evaluation): its ``run`` returns the outputs and no totals.
+evaluation): its ``run`` returns the outputs and no totals; `forward_program` has both.
 """
 
 from __future__ import annotations
 
 from .errors import ReplayError
+from .forward import ForwardTrace, trace_forward
 from .trace import Trace, trace
 
-__all__ = ["trace", "Trace", "ReplayError"]
+__all__ = ["trace", "Trace", "trace_forward", "ForwardTrace", "ReplayError"]

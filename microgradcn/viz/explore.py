@@ -27,13 +27,12 @@ import html
 import json
 import re
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 
 from ..engine import Value
 from .explain import _d, _num, backward_line, forward_line
-from .explore_scoped import MAX_SCOPED_NODES, check_scoped_size, scoped_page
-from .graph import DEFAULT_MAX_NODES, GraphView, _count
+from .explore_scoped import MAX_SCOPED_NODES, _asset, check_scoped_size, scoped_page
+from .graph import DEFAULT_MAX_NODES, GraphTooLargeError, GraphView, _count
 from .labels import format_number, op_symbol
 from .render import COLORS, GRAD_COLOR, _draw, _kind, _Texts, pipe
 from .steps import frames as step_frames
@@ -277,10 +276,6 @@ def _svg_with_ids(svg: str, style: str) -> str:
     return _SVG_GROUP.sub(name, svg)
 
 
-def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-
-
 def _script_safe(text: str) -> str:
     """JSON or JS that cannot end its <script> element early."""
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
@@ -364,6 +359,21 @@ def _scoped_view(root: Value, boxes: bool | None) -> GraphView | None:
     return GraphView(root, None)
 
 
+def _node_page_view(root: Value, max_nodes: int | None) -> GraphView:
+    """The view for the page of single nodes, refused past `max_nodes` with what works for `explore`."""
+    try:
+        return GraphView(root, max_nodes)
+    except GraphTooLargeError:
+        raise GraphTooLargeError(
+            f"这个图有超过 max_nodes={max_nodes} 个节点,而且是手工搭建的(没有作用域),探索页面只能一个个节点地画它。"
+            "在 with scope(\"名字\"): 中搭建它,探索页面就会画成可以打开的方框;或用 draw_graph(root, focus=v, "
+            "radius=2) 只画一个 Value 附近的节点;确实要看整张图,请传入 max_nodes=None。 / "
+            f"The graph has more than max_nodes={max_nodes} Values and was built by hand (no scopes), so the page "
+            "can only draw it node by node. Build it inside with scope(\"name\"): blocks and the page draws boxes "
+            "you can open; or draw the neighbourhood of one Value with draw_graph(root, focus=v, radius=2); or "
+            "pass max_nodes=None to see it whole.") from None
+
+
 class Explorer:
     """An interactive page for one graph: shows inline in Jupyter, ``.save(path)`` writes it.
 
@@ -439,7 +449,7 @@ def explore(
             name = scoped.name(len(scoped) - 1)
             page_title = title if title is not None else f"探索计算图:{name}"
             return Explorer(scoped_page(scoped, page_title), page_title)
-    view = GraphView(root, max_nodes)
+    view = _node_page_view(root, max_nodes)
     params = list(params)
     data = page_data(view, params, precision)
     texts = _full_texts(data)

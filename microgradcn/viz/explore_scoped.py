@@ -196,6 +196,7 @@ def _starts(lists: List[List[int]]) -> List[int]:
 
 
 def _asset(name: str) -> str:
+    """A file shipped beside this module (the page's script and style), as text."""
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
