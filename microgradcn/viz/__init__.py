@@ -62,6 +62,10 @@ from .explore import Explorer, explore  # noqa: E402
 
 __all__ += ["explore", "Explorer"]
 
+from .norm_colours import norm_colour, norm_scale  # noqa: E402  the gradient-norm colours of boxes
+
+__all__ += ["norm_colour", "norm_scale"]
+
 from .scope_tree import Call, Scope, ScopeTree, scope_tree  # noqa: E402
 
 __all__ += ["scope_tree", "ScopeTree", "Scope", "Call"]

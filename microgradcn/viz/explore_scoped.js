@@ -5,7 +5,6 @@
   const SVG = "http://www.w3.org/2000/svg";
   const NODE = 0, PARAM = 1, BOX = 2, STUB = 3, OUT = 4;
   const KIND_TEXT = ["输入", "参数", "常数", "中间结果", "输出"];
-  const PALETTE = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
   const $ = (id) => document.getElementById(id);
 
   async function unpack(id) {
@@ -64,21 +63,15 @@
   }
   const d = (a, b) => `∂${a}/∂${b}`;
 
+  const PALETTE = M.palette;  // norm_colours.PALETTE
   function colour(norm) {
-    if (!(norm > 0)) return "#e5e7eb";  // zero, or not a number: no colour on the scale
+    if (!(norm > 0 && Number.isFinite(norm))) return "#e5e7eb";  // zero, or not a number: no colour on the scale
     const u = Math.min(1, Math.max(0, (Math.log10(norm) - scale.lo) / (scale.hi - scale.lo)));
     const x = u * (PALETTE.length - 1), k = Math.min(PALETTE.length - 2, Math.floor(x)), f = x - k;
     const rgb = PALETTE[k].map((v, q) => Math.round(v + (PALETTE[k + 1][q] - v) * f));
     return `rgb(${rgb[0]}, ${rgb[1]}, ${rgb[2]})`;
   }
-  const scale = (() => {
-    const logs = Array.from(A.boxNorm).filter((v) => v > 0 && Number.isFinite(v)).map(Math.log10);
-    let lo = Math.floor(logs.reduce((a, b) => Math.min(a, b), Infinity));
-    let hi = Math.ceil(logs.reduce((a, b) => Math.max(a, b), -Infinity));
-    if (!logs.length) { lo = -1; hi = 0; }
-    if (hi <= lo) hi = lo + 1;
-    return { lo, hi };
-  })();
+  const scale = { lo: M.normScale[0], hi: M.normScale[1] };  // norm_colours.norm_scale, as draw_graph's boxes
 
   // ------------------------------------------------------------------ state
   let level = -1, items = [], kinds = [], steps = [0, END], pos = 1, selected = -1, timer = null;

@@ -30,6 +30,7 @@ from .explore_layout import SIZES, layouts
 from .explore_levels import Levels, levels
 from .graph import GraphView
 from .labels import op_symbol
+from .norm_colours import PALETTE, norm_scale
 from .scope_tree import ScopeTree
 
 __all__ = ["MAX_SCOPED_NODES", "frame_indices", "box_norms", "scoped_page_data", "scoped_page"]
@@ -183,6 +184,8 @@ def scoped_page_data(view: GraphView) -> Tuple[str, str]:
         "structures": [{"kinds": list(s[0]), "arrows": [list(a) for a in s[2]], "layout": lay}
                        for s, lay in zip(lv.structures, layouts(lv.structures))],
         "sizes": {str(k): [w * 72, h * 72] for k, (w, h) in SIZES.items()},
+        "palette": [list(rgb) for rgb in PALETTE],  # the colours of box norms: the same rule as draw_graph's
+        "normScale": list(norm_scale(norm for norm, _ in norms)),
     }
     return _compressed(json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")), \
         _compressed(numbers)

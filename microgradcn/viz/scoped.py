@@ -19,6 +19,7 @@ import graphviz
 from .focus import Selection, call_nodes
 from .graph import GraphTooLargeError, GraphView
 from .labels import format_number, html_text, op_symbol
+from .norm_colours import is_dark, norm_colour, norm_scale
 from .scope_tree import Call, Scope, ScopeTree
 
 __all__ = ["Part", "Picture", "plan", "draw_plan", "BIG_CALL"]
@@ -238,6 +239,8 @@ def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, sh
             "or focus= on one part.")
     grads = pic.view.gradients()
     texts = _Writer(pic, style, show_data, show_grad, precision, grads)
+    texts.scale = norm_scale(texts.norm_value(part, all_known=True) for part in pic.items.values()
+                             if isinstance(part, Part))
     texts.hot = set(hot or ())  # the items holding `highlight=` Values
     if frame is not None:
         texts.known_data, texts.known_grads = frame.data, frame.grads
@@ -249,7 +252,7 @@ def draw_plan(pic: Picture, style: str, g: graphviz.Digraph, show_data: bool, sh
     for (tail, head), values in pic.edges.items():
         g.edge(pic.ident(tail), pic.ident(head), **texts.arrow(values))
     if any(isinstance(what, Part) for what in pic.items.values()) or pic.clusters:
-        g.node("legend", label=_legend(style), shape="plaintext", fontsize="10")
+        g.node("legend", label=_legend(texts.scale if show_grad else None), shape="plaintext", fontsize="10")
     return g
 
 
@@ -271,7 +274,7 @@ def _fill(box: Scope, light: bool = False) -> str:
     return "#fff7ed" if light else FUNCTION_FILL
 
 
-def _legend(style: str) -> str:
+def _legend(scale: Optional[Tuple[int, int]]) -> str:
     rows = [
         f'<TR><TD BGCOLOR="{MODULE_FILL}">模块调用(module call)</TD></TR>',
         f'<TR><TD BGCOLOR="{FUNCTION_FILL}">函数或命名作用域(function, scope)</TD></TR>',
@@ -279,7 +282,19 @@ def _legend(style: str) -> str:
         f"<TR><TD>{html_text(NORM_OUTPUTS)}:无参数的方框,其输出梯度的 2-范数</TD></TR>",
         "<TR><TD>×N:同一模块的 N 次调用折叠为一个方框;箭头上的数字:经过的值的个数</TD></TR>",
     ]
+    if scale is not None:
+        rows.append(f"<TR><TD>{_colour_bar(scale)}</TD></TR>")
     return f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">{"".join(rows)}</TABLE>>'
+
+
+def _colour_bar(scale: Tuple[int, int]) -> str:
+    """The legend's row for the norm colours: log₁₀ of the norm from `lo` to `hi`, as a bar of cells."""
+    lo, hi = scale
+    cells = "".join(f'<TD BGCOLOR="{norm_colour(10 ** (lo + (hi - lo) * k / 10), scale)}" WIDTH="14"> </TD>'
+                    for k in range(11))
+    return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1"><TR><TD COLSPAN="13">'
+            f"范数的底色 = log₁₀ 梯度范数(越暗越小,越亮越大)</TD></TR><TR><TD>10<SUP>{lo}</SUP></TD>{cells}"
+            f"<TD>10<SUP>{hi}</SUP></TD></TR></TABLE>")
 
 
 class _Writer:
@@ -296,6 +311,7 @@ class _Writer:
         self.known_data: Optional[Sequence[Any]] = None  # a step-through's frame: None marks what is not known
         self.known_grads: Optional[Sequence[Any]] = None
         self.hot: Set[Key] = set()  # the items a step-through is at
+        self.scale: Tuple[int, int] = (-1, 0)  # the norm colours' scale (norm_colours.norm_scale)
 
     def line(self, key: Key, **attrs: str) -> str:
         if key in self.hot:
@@ -383,7 +399,10 @@ class _Writer:
                 f"<TR><TD>{html_text(_sizes(part))}</TD></TR>"]
         rows.extend(f"<TR><TD>{html_text(line)}</TD></TR>" for line in self.outputs(part))
         if self.show_grad:
-            rows.append(f'<TR><TD><FONT COLOR="#c0392b">{html_text(self.norm(part))}</FONT></TD></TR>')
+            norm = self.norm_value(part)
+            ink = "#ffffff" if is_dark(norm, self.scale) else "#111111"
+            rows.append(f'<TR><TD BGCOLOR="{norm_colour(norm, self.scale)}"><FONT COLOR="{ink}">'
+                        f"{html_text(self.norm(part))}</FONT></TD></TR>")
         return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
     def cluster_label(self, part: Part) -> str:
@@ -410,13 +429,25 @@ class _Writer:
         return lines
 
     def norm(self, part: Part) -> str:
+        kind, positions = self.norm_positions(part)
+        return f"{kind} = {self.norm_of(positions)}"
+
+    def norm_positions(self, part: Part) -> Tuple[str, List[int]]:
+        """Which norm a box shows: its parameters' gradients, or (with none) its outputs' gradients."""
         tree = self.pic.tree
         assert tree is not None
         params = [i for i in part.nodes if i in tree.param_names]
         if params:
-            return f"{NORM_PARAMS} = {self.norm_of(params)}"
-        outs = [i for c in part.calls for i in c.outputs]
-        return f"{NORM_OUTPUTS} = {self.norm_of(outs)}"
+            return NORM_PARAMS, params
+        return NORM_OUTPUTS, [i for c in part.calls for i in c.outputs]
+
+    def norm_value(self, part: Part, all_known: bool = False) -> Optional[float]:
+        """The box's norm as a number; None while a step-through has not computed it (unless `all_known`)."""
+        _, positions = self.norm_positions(part)
+        known = None if all_known else self.known_grads
+        if known is not None and any(known[i] is None for i in positions):
+            return None
+        return _norm(self.grads[i] for i in positions)
 
     def arrow(self, values: Set[int]) -> Dict[str, str]:
         if len(values) > 1:
