@@ -88,3 +88,11 @@ def test_the_explorer_page_reads_the_same_palette_and_scale():
     js = (Path(__file__).resolve().parent.parent / "microgradcn" / "viz" / "explore_scoped.js").read_text("utf-8")
     assert "M.palette" in js and "M.normScale" in js
     assert "[68, 1, 84]" not in js  # the palette is written once, in norm_colours
+
+
+def test_a_book_style_arrow_in_a_scoped_picture_is_not_drawn_as_a_fraction():
+    model = MLP(2, [2, 1], seed=0)
+    loss = model([0.5, -1.0]) ** 2
+    loss.backward()
+    source = draw_graph(loss, focus="layers.0.neurons.0", style="book").source
+    assert 'COLOR="#c0392b"' in source and "<HR/>" not in source  # value above, gradient in red below, no rule

@@ -457,7 +457,7 @@ class _Writer:
             top = self.data(i) if self.show_data else ""
             bottom = self.grad(i) if self.show_grad else ""
             return {"label": f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1"><TR><TD>'
-                             f'{html_text(top)}</TD></TR><HR/><TR><TD><FONT COLOR="#c0392b">{html_text(bottom)}'
+                             f'{html_text(top)}</TD></TR><TR><TD><FONT COLOR="#c0392b">{html_text(bottom)}'
                              f"</FONT></TD></TR></TABLE>>", "fontsize": "10"}
         return {}
 
