@@ -153,6 +153,23 @@ def compile_function(signature: str, lines: List[str], namespace: Dict[str, Any]
     return namespace["_program"], source
 
 
+def compile_made_once(signature: str, shared: List[str], functions: List[str], lines: List[str],
+                      namespace: Dict[str, Any], filename: str) -> Tuple[Callable[..., Any], str]:
+    """Like `compile_function`, with `functions` defined beside ``_program``, once, sharing the names `shared`.
+
+    The shared names are variables of an enclosing function, run once: the
+    program writes them (``nonlocal``), the functions read them, and no cell
+    is made per call. (The argument K is stored into the shared K.)
+    """
+    names = ", ".join(shared)
+    head = [f"{' = '.join(shared)} = None"] + functions
+    program = [f"def _program({signature.replace('K', '_K')}):", f"    nonlocal {names}", "    K = _K"]
+    source = ("def _make():\n" + "".join(f"    {line}\n" for line in head + program)
+              + "".join(f"        {line}\n" for line in lines) + "    return _program\n")
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace["_make"](), source
+
+
 def elementwise(f: Callable) -> Callable:
     """`f` applied element by element with plain Python numbers: bit-identical to eager mode."""
     def mapped(*args: Any) -> Any:

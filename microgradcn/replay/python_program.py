@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import Value
 from ..ops import DETACH
-from .code import Names, compile_function, elementwise, forward_lines, forward_source, sum_lines, template_form
+from .code import Names, compile_function, compile_made_once, elementwise, forward_lines, forward_source, sum_lines, template_form
 from .graph import (
     SELECT,
     backward_order,
@@ -26,12 +26,13 @@ from .graph import (
     count_uses,
     decision_nodes,
     fixed_selects,
+    inputs,
     forward_order,
     leading,
 )
 from .guards import RUNTIME, GuardEmitter
 from .recording import Index, Recording, Replayed
-from .repeats import Repeat, find_repeats
+from .repeats import Repeat, find_repeats, term_repeats
 
 
 class PythonProgram:
@@ -121,9 +122,9 @@ class PythonEmitter:
         self.back = _Backward(self)
         backward_lines = self.back.lines()
         functions = self.repeat_functions(template_interior)
-        body = (leaf_lines + functions + forward_lines(interior, self.name, self.needed, raw)
-                + guard_lines + backward_lines)
-        return self.compile(body)
+        body = (leaf_lines + ([] if self.made_once else functions)
+                + forward_lines(interior, self.name, self.needed, raw) + guard_lines + backward_lines)
+        return self.compile(body, functions if self.made_once else [])
 
     # -------------------------------------------------------------- plan
     def _plan(self) -> None:
@@ -136,10 +137,19 @@ class PythonEmitter:
             self.order = backward_order(self.root, chosen_only=True)
         # A part that repeats (one sample's loss in a batch) is written once, as two functions, and called
         # once per repeat: shorter code, the same operations in the same order.
+        self.leads = leading(self.nodes, self.recording.params)
         no_repeats = self.batched or self.recording.recorder.decisions
+        self.made_once = False
         self.repeats: List[Repeat] = [] if no_repeats else find_repeats(
             self.nodes, self.order, self.uses, self.param_slot, self.number_slot)
+        # Repeats that read computed values (a sequence's positions), else none; their functions then
+        # return the terms of those values' gradients.
+        if not self.repeats and not no_repeats and not self.fixed:
+            self.repeats = term_repeats(self.nodes, self.order, self.uses, self.param_slot, self.leads)
+            self.made_once = bool(self.repeats)
         self.member_of = {m: k for k, rep in enumerate(self.repeats) for m in rep.members}
+        self.data_selected.update(slot for rep in self.repeats for slot in rep.picks)
+        self.template_picks = {slot: f"_i{n}" for n, slot in enumerate(self.repeats[0].picks)} if self.repeats else {}
         # The repeat's functions are nested in the step's: parameters (the same in every repeat) and
         # the parameters' running sums are read and written where they are; only the rest is passed.
         self.passed = [leaf for leaf in self.repeats[0].leaves if leaf not in self.param_slot] if self.repeats else []
@@ -164,9 +174,19 @@ class PythonEmitter:
         self.needed.add(node)
         return self.name[node]
 
-    def pick(self, index: Any) -> str:
-        """A select's index: an integer input of the call, or a constant."""
-        return f"I[{index.slot}]" if isinstance(index, Index) else str(int(index))
+    def pick(self, index: Any, select: Optional[Value] = None) -> str:
+        """A select's index: an integer input of the call (passed to a repeat's functions), or a constant."""
+        if not isinstance(index, Index):
+            return str(int(index))
+        if select is not None and self.member_of.get(select) == 0:
+            return self.template_picks[index.slot]
+        return f"I[{index.slot}]"
+
+    def repeat_arguments(self, k: int) -> str:
+        """What repeat k's functions are passed: its inputs that are not parameters, then its picks."""
+        rep = self.repeats[k]
+        return "".join(f"{self.val(rep.image[leaf])}, " for leaf in self.passed) + "".join(
+            f"I[{slot}], " for slot in rep.picks)
 
     # ------------------------------------------------------------ forward
     def leaves(self) -> List[str]:
@@ -186,11 +206,18 @@ class PythonEmitter:
     def forward(self) -> Tuple[List[Tuple[Value, str]], List[Tuple[Value, str]], Dict[Value, str]]:
         """Each interior node's forward form (its inputs as {0}, {1}...): the step's, the first repeat's, calls."""
         raw: Dict[Value, str] = {}
-        for k, rep in enumerate(self.repeats):
-            raw[rep.root] = (f"{self.name[rep.root]}, _s{k} = _repeat_forward("
-                             f"{', '.join(self.name[rep.image[leaf]] for leaf in self.passed)})")
+        if self.made_once:  # one call for all, where the last repeat's inputs are ready
+            last = max((rep.root for rep in self.repeats), key={v: i for i, v in enumerate(self.nodes)}.get)
+            targets = ", ".join(f"({self.name[rep.root]}, _s{k})" for k, rep in enumerate(self.repeats))
+            calls = "".join(f"({self.repeat_arguments(k)}), " for k in range(len(self.repeats)))
+            raw[last] = f"{targets}, = _repeat_forward(({calls}))"
+        else:
+            for k, rep in enumerate(self.repeats):
+                raw[rep.root] = f"{self.name[rep.root]}, _s{k} = _repeat_forward({self.repeat_arguments(k)[:-2]})"
         interior: List[Tuple[Value, str]] = []
         template_interior: List[Tuple[Value, str]] = []
+        waiting: List[Tuple[Value, str]] = []  # (made_once) nodes that read a root before the call
+        roots = {rep.root for rep in self.repeats} - set(raw)
         for v in self.nodes + self.extra:
             if v._op is None:
                 continue
@@ -198,8 +225,14 @@ class PythonEmitter:
             if repeat is not None:
                 if v in raw:
                     interior.append((v, ""))  # the call: raw[v]
+                    interior.extend(waiting)
+                    waiting, roots = [], set()
                 if repeat:
                     continue  # written once, in the first repeat's functions
+            elif roots and any(p in roots for p in inputs(v)):
+                roots.add(v)  # (repeats never read these: see repeats.depends_on_roots)
+                waiting.append((v, self.forward_form(v)))
+                continue
             (template_interior if repeat == 0 else interior).append((v, self.forward_form(v)))
         return interior, template_interior, raw
 
@@ -213,7 +246,7 @@ class PythonEmitter:
                 (self.fixed_slots if v in self.fixed else self.data_selected).add(index.slot)
             self.needed.update(candidates)
             cands = ", ".join("{%d}" % c for c in range(len(candidates)))
-            pick = self.pick(index)
+            pick = self.pick(index, v)
             return f"_choose({pick}, ({cands},))" if self.batched else f"({cands},)[{pick}]"
         k = v._k
         return forward_source(op, ["{0}", "{1}"], lambda: self.const(k), lambda: self.func(op.forward, op.vectorized))
@@ -237,22 +270,42 @@ class PythonEmitter:
             return []
         first, name = self.repeats[0], self.name
         saved = "".join(f"{name[m]}, " for m in first.members if m in self.needed)
-        leaf_names = ", ".join(name[leaf] for leaf in self.passed)
-        body, sums, root_grad = template
+        leaf_names = ", ".join([name[leaf] for leaf in self.passed] + list(self.template_picks.values()))
+        body, sums, root_grad, outgoing = template
+        terms = f"({''.join(term + ', ' for _, term in outgoing)})" if outgoing else "None"
+        forward = forward_lines(template_interior, name, self.needed)
+        sums_of = [f"    nonlocal {', '.join(f'G{j}' for j in sums)}"] if sums else []
+        if self.made_once:  # each function loops over the repeats, in eager's order
+            return (["def _repeat_forward(_calls):", "    _out = []", f"    for {leaf_names or '_'}, in _calls:"]
+                    + [f"        {line}" for line in forward]
+                    + [f"        _out.append(({name[first.root]}, ({saved})))", "    return _out",
+                       "def _repeat_backward(_calls):"] + sums_of
+                    + ["    _out = []", f"    for _saved, {leaf_names + ', ' if leaf_names else ''}{root_grad} in _calls:",
+                       f"        ({saved}) = _saved"] + [f"        {line}" for line in body]
+                    + [f"        _out.append({terms})", "    return _out"])
         return ([f"def _repeat_forward({leaf_names}):"]
-                + [f"    {line}" for line in forward_lines(template_interior, name, self.needed)]
+                + [f"    {line}" for line in forward]
                 + [f"    return {name[first.root]}, ({saved})",
                    f"def _repeat_backward(_saved, {leaf_names + ', ' if leaf_names else ''}{root_grad}):"]
-                + ([f"    nonlocal {', '.join(f'G{j}' for j in sums)}"] if sums else [])
-                + [f"    ({saved}) = _saved"] + [f"    {line}" for line in body] + ["    return None"])
+                + sums_of + [f"    ({saved}) = _saved"] + [f"    {line}" for line in body] + [f"    return {terms}"])
 
     # ------------------------------------------------------------ compile
-    def compile(self, lines: List[str]) -> PythonProgram:
-        self.n_lines = len(lines)
+    def compile(self, lines: List[str], functions: List[str]) -> PythonProgram:
+        """The program, its repeat's `functions` nested in it, or (made_once) beside it, made once."""
+        self.n_lines = len(lines) + len(functions)
         namespace: Dict[str, Any] = dict(RUNTIME, _choose=_choose, _where=np.where,
                                          _pick=_pick_batched if self.batched else _pick)
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
-        function, source = compile_function("P, X, I, SEED, K, F, C, S", lines, namespace, "<microgradcn replay>")
+        signature = "P, X, I, SEED, K, F, C, S"
+        if not functions:
+            function, source = compile_function(signature, lines, namespace, "<microgradcn replay>")
+        else:
+            # What the functions share with the program (parameters, their running sums, constants) is
+            # made once, with them: made on every call, it would keep Python's cyclic collector busy.
+            params = {self.name[leaf] for leaf in self.repeats[0].leaves if leaf in self.param_slot}
+            shared = sorted(params) + [f"G{j}" for j in self.back.template[1]] + ["K"]  # type: ignore[index]
+            function, source = compile_made_once(signature, shared, functions, lines, namespace,
+                                                 "<microgradcn replay>")
         return PythonProgram(function, source, self)
 
 
@@ -270,7 +323,7 @@ class _Backward:
     def __init__(self, emitter: PythonEmitter) -> None:
         self.e = emitter
         self.grad = Names("g")
-        self.leads = leading(emitter.nodes, emitter.recording.params)
+        self.leads = emitter.leads
         self.started = {emitter.root}
         self.param_terms: List[Tuple[int, str]] = []  # (parameter, contribution): rows of C, in eager's order
         # Unbatched, a parameter's contributions are added up in a local as they come, from 0 as eager's
@@ -284,7 +337,9 @@ class _Backward:
         self.begun: Set[int] = set()  # parameters whose G{j} already holds a running sum
         self.out: List[str] = []  # where lines go (the step's body, or the first repeat's function)
         self.param_pending: Dict[int, List[str]] = {}  # parameter terms not yet summed, where lines go
-        self.template: Optional[Tuple[List[str], List[int], str]] = None
+        self.template: Optional[Tuple[List[str], List[int], str, List[Tuple[Value, str]]]] = None
+        # While the first repeat's backward is written: the terms it passes to its computed inputs, returned.
+        self.outgoing: Optional[List[Tuple[Value, str]]] = None
 
     def lines(self) -> List[str]:
         e = self.e
@@ -322,6 +377,9 @@ class _Backward:
         """`term` is one of `parent`'s gradient contributions, the next in eager's order."""
         e = self.e
         if parent._op is not None:
+            if self.outgoing is not None and e.member_of.get(parent) != 0:
+                self.outgoing.append((parent, term))  # an input computed outside the repeat
+                return
             if term in self.grad.made and e.uses[parent] == 1:
                 # its only use passes the gradient on unchanged (a chain of +): a name, not a line
                 self.grad[parent] = term
@@ -387,7 +445,7 @@ class _Backward:
                 self.add(v._a, g)  # its label is guarded: only the recorded choice
             return
         index, candidates = v._k
-        pick = e.pick(index)
+        pick = e.pick(index, v)
         if all(c._op is None and c in e.param_slot for c in candidates):
             # one row per candidate, next to each other: only the chosen one gets the gradient
             base = len(self.param_terms)
@@ -401,31 +459,63 @@ class _Backward:
     def repeat_call(self, v: Value, repeat: int) -> None:
         """Where eager's loop reaches a repeat's root: its parameters' sums so far, then its backward's call."""
         e = self.e
+        if e.made_once:
+            if self.template is None:  # (the first root eager reaches: every repeat, in one call)
+                self.batch_call()
+            return
         if v in self.pending:
             self.out.extend(sum_lines(self.grad[v], None, self.pending.pop(v)))
         if self.template is None:
             self.template = self.first_repeat(v)
-        for j in self.template[1]:  # what came before, then the repeat's terms: eager's order
+        self.begin_sums(self.template[1])
+        call = f"_repeat_backward(_s{repeat}, {e.repeat_arguments(repeat)}{self.grad[v]})"
+        outgoing = self.template[3]
+        if not outgoing:
+            self.out.append(call)
+            return
+        self.out.append(f"_r{repeat} = {call}")
+        image = e.repeats[repeat].image
+        for i, (parent, _) in enumerate(outgoing):  # the terms eager adds to its inputs, in eager's order
+            self.add(image[parent], f"_r{repeat}[{i}]")
+
+    def begin_sums(self, params: List[int]) -> None:
+        """The running sums of `params`, which a repeat's function adds to: what came before, eager's order."""
+        for j in params:
             if j in self.param_pending:
                 self.out.extend(sum_lines(f"G{j}", f"G{j}" if j in self.begun else f"S[{j}]",
                                           self.param_pending.pop(j)))
             elif j not in self.begun:
                 self.out.append(f"G{j} = S[{j}]")
             self.begun.add(j)
-        leaves = "".join(e.name[e.repeats[repeat].image[leaf]] + ", " for leaf in e.passed)
-        self.out.append(f"_repeat_backward(_s{repeat}, {leaves}{self.grad[v]})")
 
-    def first_repeat(self, root: Value) -> Tuple[List[str], List[int], str]:
+    def batch_call(self) -> None:
+        """(made_once) Every repeat's backward in one call; then the terms for their inputs, repeat by repeat."""
+        e = self.e
+        for rep in e.repeats:  # every root's gradient is complete here (repeats._batch_keeps_eager_order)
+            assert rep.root in self.started and rep.root in self.leads
+            if rep.root in self.pending:
+                self.out.extend(sum_lines(self.grad[rep.root], None, self.pending.pop(rep.root)))
+        self.template = self.first_repeat(e.repeats[0].root)
+        self.begin_sums(self.template[1])
+        calls = "".join(f"(_s{k}, {e.repeat_arguments(k)}{self.grad[rep.root]}), " for k, rep in enumerate(e.repeats))
+        self.out.append(f"_r = _repeat_backward(({calls}))")
+        for k, rep in enumerate(e.repeats):
+            for i, (parent, _) in enumerate(self.template[3]):  # each repeat's terms, in eager's order
+                self.add(rep.image[parent], f"_r[{k}][{i}]")
+
+    def first_repeat(self, root: Value) -> Tuple[List[str], List[int], str, List[Tuple[Value, str]]]:
         """The first repeat's backward, written into its function: (lines, parameters it sums into, g's name)."""
         body: List[str] = []
         sums: Dict[int, List[str]] = {}
+        self.outgoing = outgoing = []
         with self.writing_into(body, sums):
             for m in self.e.repeats[0].members:
                 if m in self.started and m in self.leads:
                     self.node(m)
+        self.outgoing = None
         for j, terms in sums.items():
             body.extend(sum_lines(f"G{j}", f"G{j}", terms))
-        return body, sorted(sums), self.grad[root]
+        return body, sorted(sums), self.grad[root], outgoing
 
 
 def _choose(index: Any, candidates: Tuple[Any, ...]) -> Any:

@@ -8,17 +8,25 @@ same order, in a fraction of the code to compile.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..engine import Value
-from .graph import SELECT
+from ..ops import OPS
+from .graph import SELECT, inputs
+from .recording import Index
 
 
 class Repeat:
-    """One repeat of a part of the graph: its root, its inner nodes in eager's backward order, its leaves."""
+    """One repeat of a part of the graph: its root, its inner nodes in eager's backward order, its inputs.
 
-    def __init__(self, root: Value, members: List[Value], leaves: List[Value]) -> None:
-        self.root, self.members, self.leaves = root, members, leaves
+    `leaves` are the nodes outside the part that it reads: parameters,
+    numbers, and (for `term_repeats`) computed values, whose gradient terms
+    its backward function returns. `picks` are the integer-input slots its
+    selects pick with, passed to its functions like the inputs.
+    """
+
+    def __init__(self, root: Value, members: List[Value], leaves: List[Value], picks: Sequence[int] = ()) -> None:
+        self.root, self.members, self.leaves, self.picks = root, members, leaves, list(picks)
         self.image: Dict[Value, Value] = {}  # the first repeat's nodes -> this one's
 
 
@@ -143,3 +151,221 @@ def _match(first: Repeat, root: Value, shape: Dict[Value, int], uses: Dict[Value
     rep = Repeat(root, members, [image[leaf] for leaf in first.leaves])
     rep.image = image
     return rep
+
+
+# ------------------------------------------------------------------------------------------------------
+# Repeats that read computed values: the terms of a sum (a sequence's per-position losses).
+
+
+def term_repeats(nodes: List[Value], order: List[Value], uses: Dict[Value, int], param_slot: Dict[Value, int],
+                 leads: Set[Value]) -> List[Repeat]:
+    """The terms of a sum near the loss, as far as they repeat node for node; [] if fewer than two do.
+
+    Each term's part is what lies under it alone (its nodes used by nothing
+    else) and corresponds to the first term's part, node for node; where the
+    terms differ (a later position attends to more keys), the part stops and
+    the differing values become inputs, passed to the part's functions, which
+    return their gradient terms. Calling the backward function where eager's
+    loop reaches the term adds every gradient term eager adds, in eager's
+    order, when (checked here) the parts are visited in the same order and
+    nothing eager visits in between adds to what the part adds to.
+    """
+    if len(nodes) < REPEAT_MIN_NODES:
+        return []
+    position = {v: i for i, v in enumerate(order)}
+    picked = {c for v in nodes if v._op is SELECT and _all_params(v, param_slot) for c in v._k[1]}
+    same = _Sameness(uses, leads, param_slot, picked)
+    for terms in _sum_chains(order, uses, 3):  # the sums nearest the loss: a mean's, a batch's
+        found = _term_repeats(terms, same, order, position)
+        if found and not depends_on_roots(nodes, found):
+            return found
+    return []
+
+
+def _term_repeats(terms: List[Value], same: "_Sameness", order: List[Value], position: Dict[Value, int]
+                  ) -> List[Repeat]:
+    first, others = terms[0], terms[1:]
+    walks = [w for w in (same.walk(first, r, None) for r in others) if w is not None]
+    if not walks:
+        return []
+    region = set.intersection(*(set(members) for _, members in walks))
+    region = _used_alone(first, region, same.uses, position)
+    if len(region) < REPEAT_MIN_SIZE:
+        return []
+    template = sorted(region, key=position.__getitem__)
+    walk = same.walk(first, first, region)
+    assert walk is not None
+    found = [_repeat(first, template, walk[0], template)]
+    for r in others:
+        walk = same.walk(first, r, region)
+        if walk is not None and len(walk[1]) == len(template):
+            found.append(_repeat(r, [walk[0][m] for m in template], walk[0], template))
+    found = [rep for rep in found if _in_first_order(rep, position)]
+    found.sort(key=lambda rep: position[rep.root])
+    if len(found) < 2 or found[0].root is not first or not _batch_keeps_eager_order(found, order, position, same.leads):
+        return []
+    return found
+
+
+_ADD = OPS["add"]
+
+
+def _all_params(select: Value, param_slot: Dict[Value, int]) -> bool:
+    return all(c._op is None and c in param_slot for c in select._k[1])
+
+
+def _sum_chains(order: List[Value], uses: Dict[Value, int], most: int) -> List[List[Value]]:
+    """The computed terms of chains of additions (``((t0 + t1) + t2) + ...``), first term first.
+
+    At most `most` chains of at least two terms, those eager's loop reaches first (nearest the loss).
+    """
+    chains: List[List[Value]] = []
+    in_chain: Set[Value] = set()
+    for top in order:
+        if top._op is not _ADD or top in in_chain:
+            continue
+        terms, node = [], top
+        while True:
+            in_chain.add(node)
+            terms.append(node._b)
+            a = node._a
+            if a is None or a._op is not _ADD or uses.get(a) != 1:
+                terms.append(a)
+                break
+            node = a
+        computed = [t for t in reversed(terms) if t is not None and t._op is not None]
+        if len(computed) >= 2:
+            chains.append(computed)
+            if len(chains) == most:
+                break
+    return chains
+
+
+class _Sameness:
+    """Whether nodes of two terms correspond: as inner nodes of their parts, or as inputs."""
+
+    def __init__(self, uses: Dict[Value, int], leads: Set[Value], param_slot: Dict[Value, int],
+                 picked: Set[Value]) -> None:
+        self.uses, self.leads, self.param_slot, self.picked = uses, leads, param_slot, picked
+
+    def inner(self, a: Value, b: Value) -> bool:
+        """a and b can be corresponding inner nodes: the same op and constant, used as often."""
+        op = a._op
+        if op is None or b._op is not op or self.uses.get(a) != self.uses.get(b) or (a in self.leads) != (
+                b in self.leads):
+            return False
+        if op is SELECT:
+            (i, ca), (j, cb) = a._k, b._k
+            same_pick = isinstance(i, Index) and isinstance(j, Index) or (
+                not isinstance(i, Index) and not isinstance(j, Index) and int(i) == int(j))
+            return same_pick and len(ca) == len(cb) and not any(c in self.picked for c in ca)
+        return not op.param or repr(a._k) == repr(b._k)
+
+    def input(self, a: Value, b: Value) -> bool:
+        """a and b can be corresponding inputs: the same parameter, or values that both lead to one or not."""
+        if a in self.param_slot or b in self.param_slot:
+            return a is b and a not in self.picked
+        leads = a in self.leads
+        return leads == (b in self.leads) and (not leads or (a._op is not None and b._op is not None))
+
+    def walk(self, first: Value, root: Value, allowed: Optional[Set[Value]]
+             ) -> Optional[Tuple[Dict[Value, Value], List[Value]]]:
+        """first's part matched against root's, down to where they differ: (first's -> root's, inner nodes)."""
+        if not self.inner(first, root):
+            return None
+        image, back = {first: root}, {root: first}
+        members = [first]
+        stack = [(first, root)]
+        while stack:
+            a, b = stack.pop()
+            ins_a, ins_b = inputs(a), inputs(b)
+            if len(ins_a) != len(ins_b):
+                return None
+            for pa, pb in zip(ins_a, ins_b):
+                if pa in image:
+                    if image[pa] is not pb:
+                        return None
+                    continue
+                if pb in back:
+                    return None
+                image[pa], back[pb] = pb, pa
+                if (allowed is None or pa in allowed) and self.inner(pa, pb):
+                    members.append(pa)
+                    stack.append((pa, pb))
+                elif not self.input(pa, pb):
+                    return None
+        return image, members
+
+
+def _used_alone(root: Value, region: Set[Value], uses: Dict[Value, int], position: Dict[Value, int]) -> Set[Value]:
+    """The nodes of `region` under `root` used only by each other (eager's order lists users first)."""
+    inside = {root}
+    count: Dict[Value, int] = {}
+    for v in sorted(region, key=position.__getitem__):
+        if v is not root and count.get(v, 0) != uses[v]:
+            continue
+        inside.add(v)
+        for p in inputs(v):
+            count[p] = count.get(p, 0) + 1
+    return inside
+
+
+def _repeat(root: Value, members: List[Value], image: Dict[Value, Value], template: List[Value]) -> Repeat:
+    inner = set(template)
+    leaves, picks, seen = [], [], set()
+    for m in template:
+        for p in inputs(m):
+            if p not in inner and p not in seen:
+                seen.add(p)
+                leaves.append(p)
+        if m._op is SELECT and isinstance(m._k[0], Index):
+            picks.append(image[m]._k[0].slot)
+    rep = Repeat(root, members, [image[leaf] for leaf in leaves], picks)
+    rep.image = {m: image[m] for m in template + leaves}
+    return rep
+
+
+def _in_first_order(rep: Repeat, position: Dict[Value, int]) -> bool:
+    """Eager's loop visits rep's inner nodes in the order it visits the first repeat's."""
+    where = [position[m] for m in rep.members]
+    return all(x < y for x, y in zip(where, where[1:]))
+
+
+def _batch_keeps_eager_order(found: List[Repeat], order: List[Value], position: Dict[Value, int],
+                             leads: Set[Value]) -> bool:
+    """Whether one loop over the repeats, where eager's loop reaches the first, adds what eager adds, in its order.
+
+    The loop runs every repeat's backward at once: each root's gradient must
+    be complete by then, and what eager visits from there to the last repeat
+    must add nothing to a repeat's parameters, nor to a repeat's computed
+    inputs before that repeat is done (a later position's own attention may).
+    """
+    start, end = position[found[0].root], max(position[rep.members[-1]] for rep in found)
+    roots = {rep.root for rep in found}
+    if any(p in roots for v in order[start:] for p in inputs(v)):
+        return False  # a root used by a node eager visits after the loop: its gradient is not complete
+    params = {leaf for leaf in found[0].leaves if leaf._op is None and leaf in leads}
+    done_at: Dict[Value, int] = {}  # a repeat's computed input -> where eager finishes that repeat
+    for rep in found:
+        for leaf in rep.leaves:
+            if leaf._op is not None:
+                done_at[leaf] = max(done_at.get(leaf, -1), position[rep.members[-1]])
+    inner = {m for rep in found for m in rep.members}
+    for i in range(start, end + 1):
+        v = order[i]
+        if v in inner:
+            continue
+        for p in inputs(v):
+            if p in params or done_at.get(p, -1) > i:
+                return False
+    return True
+
+
+def depends_on_roots(nodes: List[Value], found: List[Repeat]) -> bool:
+    """Whether some repeat reads a value computed from a repeat's root (then its forward cannot run in a batch)."""
+    roots = {rep.root for rep in found}
+    tainted: Set[Value] = set()
+    for v in nodes:
+        if v in roots or any(p in tainted for p in inputs(v)):
+            tainted.add(v)
+    return any(leaf in tainted for rep in found for leaf in rep.leaves)
