@@ -128,7 +128,7 @@ def forward_lines(interior: List[Tuple[Value, str]], name: Dict[Value, str], nee
             append(raw[v])
             continue
         a, b = v._a, v._b
-        if b is not None and v._op is not SELECT:  # most nodes: two inputs, written out
+        if b is not None and a is not None and v._op is not SELECT:  # most nodes: two inputs, written out
             name_a, name_b = name[a], name[b]  # (named first, in this order, as for any node)
             expr = form.format(text_of(a, name_a), text_of(b, name_b))
             da, db = depth_of(a, 0), depth_of(b, 0)
@@ -151,23 +151,6 @@ def compile_function(signature: str, lines: List[str], namespace: Dict[str, Any]
     source = f"def _program({signature}):\n" + "".join(f"    {line}\n" for line in lines)
     exec(compile(source, filename, "exec"), namespace)
     return namespace["_program"], source
-
-
-def compile_made_once(signature: str, shared: List[str], functions: List[str], lines: List[str],
-                      namespace: Dict[str, Any], filename: str) -> Tuple[Callable[..., Any], str]:
-    """Like `compile_function`, with `functions` defined beside ``_program``, once, sharing the names `shared`.
-
-    The shared names are variables of an enclosing function, run once: the
-    program writes them (``nonlocal``), the functions read them, and no cell
-    is made per call. (The argument K is stored into the shared K.)
-    """
-    names = ", ".join(shared)
-    head = [f"{' = '.join(shared)} = None"] + functions
-    program = [f"def _program({signature.replace('K', '_K')}):", f"    nonlocal {names}", "    K = _K"]
-    source = ("def _make():\n" + "".join(f"    {line}\n" for line in head + program)
-              + "".join(f"        {line}\n" for line in lines) + "    return _program\n")
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace["_make"](), source
 
 
 def elementwise(f: Callable) -> Callable:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import Value
 from ..ops import DETACH
-from .code import Names, compile_function, compile_made_once, elementwise, forward_lines, forward_source, sum_lines, template_form
+from .code import Names, compile_function, elementwise, forward_lines, forward_source, sum_lines, template_form
 from .graph import (
     SELECT,
     backward_order,
@@ -26,8 +26,8 @@ from .graph import (
     count_uses,
     decision_nodes,
     fixed_selects,
-    inputs,
     forward_order,
+    inputs,
     leading,
 )
 from .guards import RUNTIME, GuardEmitter
@@ -96,6 +96,8 @@ def python_program(recording: Recording, batched: bool = False) -> PythonProgram
 class PythonEmitter:
     """Writes one recording's program, stage by stage (`emit`)."""
 
+    batched_repeats = False  # the repeats read computed values: one call runs them all (see _plan)
+
     def __init__(self, recording: Recording, batched: bool) -> None:
         self.recording, self.batched = recording, batched
         self.root = recording.loss
@@ -122,9 +124,9 @@ class PythonEmitter:
         self.back = _Backward(self)
         backward_lines = self.back.lines()
         functions = self.repeat_functions(template_interior)
-        body = (leaf_lines + ([] if self.made_once else functions)
-                + forward_lines(interior, self.name, self.needed, raw) + guard_lines + backward_lines)
-        return self.compile(body, functions if self.made_once else [])
+        body = (leaf_lines + functions + forward_lines(interior, self.name, self.needed, raw)
+                + guard_lines + backward_lines)
+        return self.compile(body)
 
     # -------------------------------------------------------------- plan
     def _plan(self) -> None:
@@ -139,14 +141,13 @@ class PythonEmitter:
         # once per repeat: shorter code, the same operations in the same order.
         self.leads = leading(self.nodes, self.recording.params)
         no_repeats = self.batched or self.recording.recorder.decisions
-        self.made_once = False
         self.repeats: List[Repeat] = [] if no_repeats else find_repeats(
             self.nodes, self.order, self.uses, self.param_slot, self.number_slot)
         # Repeats that read computed values (a sequence's positions), else none; their functions then
         # return the terms of those values' gradients.
         if not self.repeats and not no_repeats and not self.fixed:
             self.repeats = term_repeats(self.nodes, self.order, self.uses, self.param_slot, self.leads)
-            self.made_once = bool(self.repeats)
+            self.batched_repeats = bool(self.repeats)
         self.member_of = {m: k for k, rep in enumerate(self.repeats) for m in rep.members}
         self.data_selected.update(slot for rep in self.repeats for slot in rep.picks)
         self.template_picks = {slot: f"_i{n}" for n, slot in enumerate(self.repeats[0].picks)} if self.repeats else {}
@@ -206,17 +207,19 @@ class PythonEmitter:
     def forward(self) -> Tuple[List[Tuple[Value, str]], List[Tuple[Value, str]], Dict[Value, str]]:
         """Each interior node's forward form (its inputs as {0}, {1}...): the step's, the first repeat's, calls."""
         raw: Dict[Value, str] = {}
-        if self.made_once:  # one call for all, where the last repeat's inputs are ready
-            last = max((rep.root for rep in self.repeats), key={v: i for i, v in enumerate(self.nodes)}.get)
+        if self.batched_repeats:  # one call for all, where the last repeat's inputs are ready
+            place = {v: i for i, v in enumerate(self.nodes)}
+            last = max((rep.root for rep in self.repeats), key=lambda root: place[root])
             targets = ", ".join(f"({self.name[rep.root]}, _s{k})" for k, rep in enumerate(self.repeats))
             calls = "".join(f"({self.repeat_arguments(k)}), " for k in range(len(self.repeats)))
-            raw[last] = f"{targets}, = _repeat_forward(({calls}))"
+            params = "".join(f"{self.name[leaf]}, " for leaf in self.repeats[0].leaves if leaf in self.param_slot)
+            raw[last] = f"{targets}, = _repeat_forward(({calls}), ({params}), K)"
         else:
             for k, rep in enumerate(self.repeats):
                 raw[rep.root] = f"{self.name[rep.root]}, _s{k} = _repeat_forward({self.repeat_arguments(k)[:-2]})"
         interior: List[Tuple[Value, str]] = []
         template_interior: List[Tuple[Value, str]] = []
-        waiting: List[Tuple[Value, str]] = []  # (made_once) nodes that read a root before the call
+        waiting: List[Tuple[Value, str]] = []  # (batched_repeats) nodes that read a root before the call
         roots = {rep.root for rep in self.repeats} - set(raw)
         for v in self.nodes + self.extra:
             if v._op is None:
@@ -270,42 +273,49 @@ class PythonEmitter:
             return []
         first, name = self.repeats[0], self.name
         saved = "".join(f"{name[m]}, " for m in first.members if m in self.needed)
-        leaf_names = ", ".join([name[leaf] for leaf in self.passed] + list(self.template_picks.values()))
+        passed = "".join(f"{name[leaf]}, " for leaf in self.passed) + "".join(
+            f"{i}, " for i in self.template_picks.values())
         body, sums, root_grad, outgoing = template
         terms = f"({''.join(term + ', ' for _, term in outgoing)})" if outgoing else "None"
         forward = forward_lines(template_interior, name, self.needed)
-        sums_of = [f"    nonlocal {', '.join(f'G{j}' for j in sums)}"] if sums else []
-        if self.made_once:  # each function loops over the repeats, in eager's order
-            return (["def _repeat_forward(_calls):", "    _out = []", f"    for {leaf_names or '_'}, in _calls:"]
-                    + [f"        {line}" for line in forward]
-                    + [f"        _out.append(({name[first.root]}, ({saved})))", "    return _out",
-                       "def _repeat_backward(_calls):"] + sums_of
-                    + ["    _out = []", f"    for _saved, {leaf_names + ', ' if leaf_names else ''}{root_grad} in _calls:",
-                       f"        ({saved}) = _saved"] + [f"        {line}" for line in body]
-                    + [f"        _out.append({terms})", "    return _out"])
-        return ([f"def _repeat_forward({leaf_names}):"]
-                + [f"    {line}" for line in forward]
-                + [f"    return {name[first.root]}, ({saved})",
-                   f"def _repeat_backward(_saved, {leaf_names + ', ' if leaf_names else ''}{root_grad}):"]
-                + sums_of + [f"    ({saved}) = _saved"] + [f"    {line}" for line in body] + [f"    return {terms}"])
+        if self.batched_repeats:
+            return self.looped_functions(forward, body, sums, saved, passed, root_grad, terms)
+        return ([f"def _repeat_forward({passed[:-2]}):"] + [f"    {line}" for line in forward]
+                + [f"    return {name[first.root]}, ({saved})", f"def _repeat_backward(_saved, {passed}{root_grad}):"]
+                + ([f"    nonlocal {', '.join(f'G{j}' for j in sums)}"] if sums else [])
+                + [f"    ({saved}) = _saved"] + [f"    {line}" for line in body] + [f"    return {terms}"])
+
+    def looped_functions(self, forward: List[str], body: List[str], sums: List[int], saved: str, passed: str,
+                         root_grad: str, terms: str) -> List[str]:
+        """(batched_repeats) The two functions, each a loop over every repeat, in eager's order.
+
+        They read nothing of the program's (a closure's cells, made on every
+        call, keep Python's cyclic collector busy): the parameters come as a
+        tuple `_p`, the running sums of their gradients as `_G` (returned),
+        the constants as K.
+        """
+        params = "".join(f"{self.name[leaf]}, " for leaf in self.repeats[0].leaves if leaf in self.param_slot)
+        unpack = [f"    ({params}) = _p"] if params else []
+        running = "".join(f"G{j}, " for j in sums)
+        root = self.name[self.repeats[0].root]
+        forward_function = (["def _repeat_forward(_calls, _p, K):"] + unpack
+                            + ["    _out = []", f"    for {passed or '_ '}in _calls:"]
+                            + [f"        {line}" for line in forward]
+                            + [f"        _out.append(({root}, ({saved})))", "    return _out"])
+        backward_function = (["def _repeat_backward(_calls, _p, K, _G):"] + unpack
+                             + [f"    ({running}) = _G", "    _out = []",
+                                f"    for _saved, {passed}{root_grad} in _calls:", f"        ({saved}) = _saved"]
+                             + [f"        {line}" for line in body]
+                             + [f"        _out.append({terms})", f"    return _out, ({running})"])
+        return forward_function + backward_function
 
     # ------------------------------------------------------------ compile
-    def compile(self, lines: List[str], functions: List[str]) -> PythonProgram:
-        """The program, its repeat's `functions` nested in it, or (made_once) beside it, made once."""
-        self.n_lines = len(lines) + len(functions)
+    def compile(self, lines: List[str]) -> PythonProgram:
+        self.n_lines = len(lines)
         namespace: Dict[str, Any] = dict(RUNTIME, _choose=_choose, _where=np.where,
                                          _pick=_pick_batched if self.batched else _pick)
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
-        signature = "P, X, I, SEED, K, F, C, S"
-        if not functions:
-            function, source = compile_function(signature, lines, namespace, "<microgradcn replay>")
-        else:
-            # What the functions share with the program (parameters, their running sums, constants) is
-            # made once, with them: made on every call, it would keep Python's cyclic collector busy.
-            params = {self.name[leaf] for leaf in self.repeats[0].leaves if leaf in self.param_slot}
-            shared = sorted(params) + [f"G{j}" for j in self.back.template[1]] + ["K"]  # type: ignore[index]
-            function, source = compile_made_once(signature, shared, functions, lines, namespace,
-                                                 "<microgradcn replay>")
+        function, source = compile_function("P, X, I, SEED, K, F, C, S", lines, namespace, "<microgradcn replay>")
         return PythonProgram(function, source, self)
 
 
@@ -459,7 +469,7 @@ class _Backward:
     def repeat_call(self, v: Value, repeat: int) -> None:
         """Where eager's loop reaches a repeat's root: its parameters' sums so far, then its backward's call."""
         e = self.e
-        if e.made_once:
+        if e.batched_repeats:
             if self.template is None:  # (the first root eager reaches: every repeat, in one call)
                 self.batch_call()
             return
@@ -489,7 +499,7 @@ class _Backward:
             self.begun.add(j)
 
     def batch_call(self) -> None:
-        """(made_once) Every repeat's backward in one call; then the terms for their inputs, repeat by repeat."""
+        """(batched_repeats) Every repeat's backward in one call; then the terms for their inputs, repeat by repeat."""
         e = self.e
         for rep in e.repeats:  # every root's gradient is complete here (repeats._batch_keeps_eager_order)
             assert rep.root in self.started and rep.root in self.leads
@@ -498,7 +508,9 @@ class _Backward:
         self.template = self.first_repeat(e.repeats[0].root)
         self.begin_sums(self.template[1])
         calls = "".join(f"(_s{k}, {e.repeat_arguments(k)}{self.grad[rep.root]}), " for k, rep in enumerate(e.repeats))
-        self.out.append(f"_r = _repeat_backward(({calls}))")
+        params = "".join(f"{e.name[leaf]}, " for leaf in e.repeats[0].leaves if leaf in e.param_slot)
+        running = "".join(f"G{j}, " for j in self.template[1])
+        self.out.append(f"_r, ({running}) = _repeat_backward(({calls}), ({params}), K, ({running}))")
         for k, rep in enumerate(e.repeats):
             for i, (parent, _) in enumerate(self.template[3]):  # each repeat's terms, in eager's order
                 self.add(rep.image[parent], f"_r[{k}][{i}]")
@@ -507,7 +519,8 @@ class _Backward:
         """The first repeat's backward, written into its function: (lines, parameters it sums into, g's name)."""
         body: List[str] = []
         sums: Dict[int, List[str]] = {}
-        self.outgoing = outgoing = []
+        outgoing: List[Tuple[Value, str]] = []
+        self.outgoing = outgoing
         with self.writing_into(body, sums):
             for m in self.e.repeats[0].members:
                 if m in self.started and m in self.leads:

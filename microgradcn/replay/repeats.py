@@ -233,7 +233,7 @@ def _sum_chains(order: List[Value], uses: Dict[Value, int], most: int) -> List[L
                 terms.append(a)
                 break
             node = a
-        computed = [t for t in reversed(terms) if t is not None and t._op is not None]
+        computed = list(dict.fromkeys(t for t in reversed(terms) if t is not None and t._op is not None))
         if len(computed) >= 2:
             chains.append(computed)
             if len(chains) == most:
