@@ -11,6 +11,7 @@ the graph is not a float: see `numpy_program`).
 
 from __future__ import annotations
 
+import operator
 from contextlib import contextmanager
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
@@ -124,7 +125,8 @@ class PythonEmitter:
         self.back = _Backward(self)
         backward_lines = self.back.lines()
         functions = self.repeat_functions(template_interior)
-        body = (leaf_lines + functions + forward_lines(interior, self.name, self.needed, raw)
+        gather = ["_p = _params(P)"] if self.batched_repeats else []  # the repeats' parameters, as one tuple
+        body = (leaf_lines + gather + functions + forward_lines(interior, self.name, self.needed, raw)
                 + guard_lines + backward_lines)
         return self.compile(body)
 
@@ -212,8 +214,7 @@ class PythonEmitter:
             last = max((rep.root for rep in self.repeats), key=lambda root: place[root])
             targets = ", ".join(f"({self.name[rep.root]}, _s{k})" for k, rep in enumerate(self.repeats))
             calls = "".join(f"({self.repeat_arguments(k)}), " for k in range(len(self.repeats)))
-            params = "".join(f"{self.name[leaf]}, " for leaf in self.repeats[0].leaves if leaf in self.param_slot)
-            raw[last] = f"{targets}, = _repeat_forward(({calls}), ({params}), K)"
+            raw[last] = f"{targets}, = _repeat_forward(({calls}), _p, K)"
         else:
             for k, rep in enumerate(self.repeats):
                 raw[rep.root] = f"{self.name[rep.root]}, _s{k} = _repeat_forward({self.repeat_arguments(k)[:-2]})"
@@ -315,6 +316,9 @@ class PythonEmitter:
         namespace: Dict[str, Any] = dict(RUNTIME, _choose=_choose, _where=np.where,
                                          _pick=_pick_batched if self.batched else _pick)
         namespace.update((f"_f{i}", f) for i, f in enumerate(self.funcs))
+        if self.batched_repeats:
+            slots = [self.param_slot[leaf] for leaf in self.repeats[0].leaves if leaf in self.param_slot]
+            namespace["_params"] = lambda P, get=operator.itemgetter(*slots, 0, 0): get(P)[:-2]  # (always a tuple)
         function, source = compile_function("P, X, I, SEED, K, F, C, S", lines, namespace, "<microgradcn replay>")
         return PythonProgram(function, source, self)
 
@@ -508,9 +512,8 @@ class _Backward:
         self.template = self.first_repeat(e.repeats[0].root)
         self.begin_sums(self.template[1])
         calls = "".join(f"(_s{k}, {e.repeat_arguments(k)}{self.grad[rep.root]}), " for k, rep in enumerate(e.repeats))
-        params = "".join(f"{e.name[leaf]}, " for leaf in e.repeats[0].leaves if leaf in e.param_slot)
         running = "".join(f"G{j}, " for j in self.template[1])
-        self.out.append(f"_r, ({running}) = _repeat_backward(({calls}), ({params}), K, ({running}))")
+        self.out.append(f"_r, ({running}) = _repeat_backward(({calls}), _p, K, ({running}))")
         for k, rep in enumerate(e.repeats):
             for i, (parent, _) in enumerate(self.template[3]):  # each repeat's terms, in eager's order
                 self.add(rep.image[parent], f"_r[{k}][{i}]")
