@@ -159,8 +159,9 @@ class CharTokenizer:
 
 # ------------------------------------------------------------------- training
 # A GPT step's recording costs about as much CPU as this many eager steps of the same name length (measured on
-# GPT(27): about 1 s to record a 9-token name, 36 ms for an eager step, 3 ms to replay). See `replayed_lengths`.
-RECORDING_COST_IN_STEPS = 25
+# GPT(27): 0.3-0.7 s to record a 5- to 11-token name, 14-50 ms for an eager step, 2-3 ms to replay; a recording
+# writes each position's head and loss once, see `replay.repeats`). See `replayed_lengths`.
+RECORDING_COST_IN_STEPS = 20
 
 
 def make_step(model: GPT, replay: bool = False,

@@ -3,8 +3,8 @@
 A training loop builds the same graph at every step, only with new numbers.
 `trace` records it on the first call (an ordinary eager step) and turns it
 into straight-line Python code (``backend="python"``; a part that repeats
-node for node, such as one sample's loss in a batch, is written once as a
-function and called per repeat) or into numpy code that
+node for node, such as one sample's loss in a batch or one position's loss
+in a sequence, is written once as a function and called per repeat) or into numpy code that
 evaluates each node of one sample's graph over the whole batch at once
 (``backend="numpy"``). Later calls run that code: the same operations, taken
 from the same op table, in the same order as eager mode's forward pass and
