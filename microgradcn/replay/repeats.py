@@ -195,22 +195,20 @@ def term_repeats(nodes: List[Value], order: List[Value], uses: Dict[Value, int],
 
 def _term_repeats(terms: List[Value], same: "_Sameness", order: List[Value], position: Dict[Value, int]
                   ) -> List[Repeat]:
-    first, others = terms[0], terms[1:]
-    walks = [w for w in (same.walk(first, r, None) for r in others) if w is not None]
+    first = terms[0]
+    walks = [(r, w) for r, w in ((r, same.walk(first, r, None)) for r in terms[1:]) if w is not None]
     if not walks:
         return []
-    region = set.intersection(*(set(members) for _, members in walks))
+    region = set.intersection(*(set(members) for _, (_, members) in walks))
     region = _used_alone(first, region, same.uses, position)
     if len(region) < REPEAT_MIN_SIZE:
         return []
     template = sorted(region, key=position.__getitem__)
-    walk = same.walk(first, first, region)
-    assert walk is not None
-    found = [_repeat(first, template, walk[0], template)]
-    for r in others:
-        walk = same.walk(first, r, region)
-        if walk is not None and len(walk[1]) == len(template):
-            found.append(_repeat(r, [walk[0][m] for m in template], walk[0], template))
+    cut = {p for m in template for p in inputs(m) if p not in region}  # the part's inputs
+    found = [_repeat(first, template, {v: v for v in template} | {v: v for v in cut}, template)]
+    for r, (image, _) in walks:  # each walk's pairs, the part cut to the region: the rest are inputs
+        if all(same.input(p, image[p]) for p in cut if p._op is not None):
+            found.append(_repeat(r, [image[m] for m in template], image, template))
     found = [rep for rep in found if _in_first_order(rep, position)]
     found.sort(key=lambda rep: position[rep.root])
     if len(found) < 2 or found[0].root is not first or not _batch_keeps_eager_order(found, order, position, same.leads):
