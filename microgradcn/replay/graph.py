@@ -138,17 +138,23 @@ def fixed_selects(nodes: List[Value], order: List[Value]) -> Set[Value]:
 
     `order` is `backward_order`'s, all candidates counted. A select's label is
     data (new labels replay) when each interior candidate is used by that
-    select alone (cross-entropy's log-probabilities: the ones not chosen carry
-    a zero gradient), or when each one is used elsewhere too, only by nodes
-    visited after the select, none a select: then every candidate's gradient
-    is complete at its last other user, whichever one the label picks. Any
-    other select keeps its recorded label (a guard).
+    select alone and eager's loop, whichever candidate it picks, goes on the
+    same way (cross-entropy's log-probabilities ``s_i - log_total``: the ones
+    not chosen carry a zero gradient; each candidate's own input, ``s_i``, is
+    used after the select too, and the input they share, ``log_total``, is
+    the same input of every candidate); or when each candidate is used
+    elsewhere too, only by nodes visited after the select, none a select:
+    then every candidate's gradient is complete at its last other user,
+    whichever one the label picks. Any other select keeps its recorded label
+    (a guard).
     """
     if not any(v._op is SELECT for v in order):
         return set()
     position = {v: i for i, v in enumerate(order)}
-    # The users of the selects' interior candidates only (a GPT's graph has ~70k nodes, ~30 such candidates).
-    users: Dict[Value, List[Value]] = {c: [] for s in order if s._op is SELECT for c in s._k[1] if c._op is not None}
+    # The users of the selects' interior candidates and of their inputs only (a GPT's graph has ~70k nodes).
+    watched = [c for s in order if s._op is SELECT for c in s._k[1] if c._op is not None]
+    watched += [p for c in watched for p in inputs(c) if p._op is not None]
+    users: Dict[Value, List[Value]] = {v: [] for v in watched}
     for u in nodes:
         for p in inputs(u):
             found = users.get(p)
@@ -159,11 +165,31 @@ def fixed_selects(nodes: List[Value], order: List[Value]) -> Set[Value]:
         if s._op is not SELECT:
             continue
         others = [[u for u in users[c] if u is not s] for c in s._k[1] if c._op is not None]
-        alone = all(not o for o in others)
+        alone = all(not o for o in others) and _goes_on_the_same_way(s, users, position)
         after = all(o and all(u._op is not SELECT and position.get(u, -1) > position[s] for u in o) for o in others)
         if not (alone or after):
             fixed.add(s)
     return fixed
+
+
+def _goes_on_the_same_way(select: Value, users: Dict[Value, List[Value]], position: Dict[Value, int]) -> bool:
+    """Whether eager's loop, past a select whose candidates only it uses, goes on the same way for any label.
+
+    It does when no candidate's input becomes ready at that candidate alone:
+    each input is the same input of every candidate, or is used after the
+    select by something else too. (Otherwise the label decides what eager's
+    loop visits next, and so the order in which it adds gradient terms.)
+    """
+    candidates = [c for c in select._k[1] if c._op is not None]
+    inner = set(candidates)
+    for c in candidates:
+        for k, p in enumerate(inputs(c)):
+            if p._op is None or all(len(inputs(d)) > k and inputs(d)[k] is p for d in candidates):
+                continue
+            outside = [u for u in users[p] if u not in inner]
+            if not outside or any(position.get(u, -1) <= position[select] for u in outside):
+                return False
+    return True
 
 
 def leading(nodes: List[Value], params: Sequence[Value]) -> Set[Value]:
