@@ -125,6 +125,16 @@ def _closure(root: Value, uses: Dict[Value, int], position: Dict[Value, int], ta
     return Repeat(root, members, leaves)
 
 
+def _pair(image: Dict[Value, Value], back: Dict[Value, Value], a: Value, b: Value) -> Optional[bool]:
+    """Pair the first repeat's node a with b, one to one: True if new, False if already so, None if a or b is taken."""
+    if a in image:
+        return False if image[a] is b else None
+    if b in back:
+        return None
+    image[a], back[b] = b, a
+    return True
+
+
 def _match(first: Repeat, root: Value, shape: Dict[Value, int], uses: Dict[Value, int],
            position: Dict[Value, int], taken: set) -> Optional[Repeat]:
     """The part under `root` if it corresponds to `first` node for node and stands alone as it does, else None.
@@ -143,14 +153,10 @@ def _match(first: Repeat, root: Value, shape: Dict[Value, int], uses: Dict[Value
                 continue  # then pb is None too: their shapes are the same
             if shape[pa] != shape[pb]:
                 return None
-            if pa in image:
-                if image[pa] is not pb:
-                    return None
-                continue
-            if pb in back:
+            new = _pair(image, back, pa, pb)
+            if new is None:
                 return None
-            image[pa], back[pb] = pb, pa
-            if pa._op is not None:
+            if new and pa._op is not None:
                 stack.append((pa, pb))
     members = [image[m] for m in first.members]
     start = position.get(root)
@@ -291,13 +297,11 @@ class _Sameness:
             if len(ins_a) != len(ins_b):
                 return None
             for pa, pb in zip(ins_a, ins_b):
-                if pa in image:
-                    if image[pa] is not pb:
-                        return None
-                    continue
-                if pb in back:
+                new = _pair(image, back, pa, pb)
+                if new is None:
                     return None
-                image[pa], back[pb] = pb, pa
+                if not new:
+                    continue
                 if (allowed is None or pa in allowed) and self.inner(pa, pb):
                     members.append(pa)
                     stack.append((pa, pb))
