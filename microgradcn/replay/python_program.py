@@ -154,7 +154,8 @@ class PythonEmitter:
         self.data_selected.update(slot for rep in self.repeats for slot in rep.picks)
         self.template_picks = {slot: f"_i{n}" for n, slot in enumerate(self.repeats[0].picks)} if self.repeats else {}
         # The repeat's functions are nested in the step's: parameters (the same in every repeat) and
-        # the parameters' running sums are read and written where they are; only the rest is passed.
+        # the parameters' running sums are read and written where they are (batched_repeats: passed in as
+        # tuples, see looped_functions); the other inputs and the picks are passed.
         self.passed = [leaf for leaf in self.repeats[0].leaves if leaf not in self.param_slot] if self.repeats else []
         self.needed |= {rep.root for rep in self.repeats[:1]}
 
